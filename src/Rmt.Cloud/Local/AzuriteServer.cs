@@ -1,0 +1,165 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Rmt.Cloud.Local;
+
+/// <summary>A real Azurite (blob, queue and table) started by this process on free loopback ports,
+/// in memory, and stopped on dispose. Tests and the local host use it; nothing assumes an Azurite it
+/// did not start. Azurite itself is pinned in package.json and installed by ./test.sh and ./run.sh
+/// (npm ci); <see cref="FindExecutable"/> says what to run when it is missing.</summary>
+public sealed class AzuriteServer : IAsyncDisposable
+{
+    // Azurite's well-known development account; valid only against the emulator.
+    public const string AccountName = "devstoreaccount1";
+    private const string AccountKey = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
+
+    private readonly Process _process;
+    private readonly StringBuilder _output = new();
+
+    private AzuriteServer(Process process, int blobPort, int queuePort, int tablePort)
+    {
+        _process = process;
+        BlobPort = blobPort;
+        QueuePort = queuePort;
+        TablePort = tablePort;
+    }
+
+    public int BlobPort { get; }
+    public int QueuePort { get; }
+    public int TablePort { get; }
+
+    public string ConnectionString =>
+        $"DefaultEndpointsProtocol=http;AccountName={AccountName};AccountKey={AccountKey};" +
+        $"BlobEndpoint=http://127.0.0.1:{BlobPort}/{AccountName};" +
+        $"QueueEndpoint=http://127.0.0.1:{QueuePort}/{AccountName};" +
+        $"TableEndpoint=http://127.0.0.1:{TablePort}/{AccountName};";
+
+    /// <summary>Starts Azurite in memory on three free loopback ports and waits until all answer.</summary>
+    public static async Task<AzuriteServer> StartAsync(string? repoRoot = null, TimeSpan? timeout = null, CancellationToken ct = default)
+    {
+        var executable = FindExecutable(repoRoot);
+        for (var tries = 1; ; tries++)
+        {
+            var (blob, queue, table) = (FreePort(), FreePort(), FreePort());
+            var workDir = Path.Combine(Path.GetTempPath(), $"rmt-azurite-{Environment.ProcessId}-{blob}");
+            Directory.CreateDirectory(workDir);
+            var info = new ProcessStartInfo(executable)
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                UseShellExecute = false,
+                WorkingDirectory = workDir,
+            };
+            foreach (var arg in new[]
+                     {
+                         "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--disableProductStyleUrl",
+                         "--blobHost", "127.0.0.1", "--blobPort", blob.ToString(),
+                         "--queueHost", "127.0.0.1", "--queuePort", queue.ToString(),
+                         "--tableHost", "127.0.0.1", "--tablePort", table.ToString(),
+                     })
+                info.ArgumentList.Add(arg);
+
+            var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {executable}");
+            var server = new AzuriteServer(process, blob, queue, table);
+            process.OutputDataReceived += (_, e) => server.Record(e.Data);
+            process.ErrorDataReceived += (_, e) => server.Record(e.Data);
+            process.BeginOutputReadLine();
+            process.BeginErrorReadLine();
+
+            if (await server.WaitUntilListeningAsync(timeout ?? TimeSpan.FromSeconds(60), ct))
+                return server;
+            var log = server.Log;
+            await server.DisposeAsync();
+            // Another process may have taken a port between our check and Azurite's bind: try new ports.
+            if (tries >= 3 || !log.Contains("EADDRINUSE", StringComparison.Ordinal))
+                throw new InvalidOperationException($"Azurite did not start on ports {blob}/{queue}/{table}. Its output:\n{log}");
+        }
+    }
+
+    /// <summary>node_modules/.bin/azurite under the repository root (found by walking up to Rmt.sln).</summary>
+    public static string FindExecutable(string? repoRoot = null)
+    {
+        repoRoot ??= FindRepoRoot();
+        var path = Path.Combine(repoRoot, "node_modules", ".bin", "azurite");
+        return File.Exists(path)
+            ? path
+            : throw new FileNotFoundException(
+                $"Azurite is not installed at {path}. Run `npm ci` in {repoRoot} (./test.sh and ./run.sh do this for you).", path);
+    }
+
+    public static string FindRepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Rmt.sln")))
+                return dir.FullName;
+        for (var dir = new DirectoryInfo(Directory.GetCurrentDirectory()); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Rmt.sln")))
+                return dir.FullName;
+        throw new DirectoryNotFoundException("could not find the RMT repository root (a folder holding Rmt.sln) above " + AppContext.BaseDirectory);
+    }
+
+    public string Log
+    {
+        get { lock (_output) return _output.ToString(); }
+    }
+
+    private void Record(string? line)
+    {
+        if (line is null) return;
+        lock (_output) _output.AppendLine(line);
+    }
+
+    private async Task<bool> WaitUntilListeningAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var deadline = Stopwatch.StartNew();
+        while (deadline.Elapsed < timeout)
+        {
+            if (_process.HasExited) return false;
+            if (await IsListeningAsync(BlobPort, ct) && await IsListeningAsync(QueuePort, ct) && await IsListeningAsync(TablePort, ct))
+                return true;
+            await Task.Delay(100, ct);
+        }
+        return false;
+    }
+
+    private static async Task<bool> IsListeningAsync(int port, CancellationToken ct)
+    {
+        using var client = new TcpClient();
+        try
+        {
+            await client.ConnectAsync(IPAddress.Loopback, port, ct);
+            return true;
+        }
+        catch (SocketException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>A port that was free a moment ago: bound by the OS to port 0, then released.</summary>
+    private static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill(entireProcessTree: true);
+                await _process.WaitForExitAsync();
+            }
+        }
+        catch (InvalidOperationException)
+        {
+            // already gone
+        }
+        _process.Dispose();
+    }
+}

@@ -1,0 +1,77 @@
+using System.Globalization;
+
+namespace Rmt.Contracts;
+
+/// <summary>Where everything lives in Blob Storage (DESIGN.md section 4). A blob path is
+/// "container/name": the same string works against Azurite and Azure.</summary>
+public static class BlobLayout
+{
+    public const string DatasetsContainer = "datasets";
+    public const string CheckpointsContainer = "checkpoints";
+    public const string RunsContainer = "runs";
+    public static readonly IReadOnlyList<string> Containers = [DatasetsContainer, CheckpointsContainer, RunsContainer];
+
+    public const string ManifestFileName = "manifest.json";
+    private const string StepPrefix = "step-";
+
+    public static string Dataset(string name, string file) => $"{DatasetsContainer}/{name}/{file}";
+
+    /// <summary>checkpoints/{runId}/{stage}: the prefix under which a stage's checkpoints live.</summary>
+    public static string CheckpointPrefix(string runId, string stage) => $"{CheckpointsContainer}/{runId}/{stage}";
+
+    /// <summary>checkpoints/{runId}/{stage}/step-{n}</summary>
+    public static string Checkpoint(string runId, string stage, long step) =>
+        $"{CheckpointPrefix(runId, stage)}/{StepPrefix}{step.ToString(CultureInfo.InvariantCulture)}";
+
+    public static string Run(string runId) => $"{RunsContainer}/{runId}";
+    public static string RunRequest(string runId) => $"{Run(runId)}/request.json";
+    public static string RunEvents(string runId) => $"{Run(runId)}/events.jsonl";
+    public static string RunReport(string runId) => $"{Run(runId)}/report.md";
+    public static string RunManifest(string runId) => $"{Run(runId)}/manifest.json";
+
+    /// <summary>runs/{runId}/cancel: written by a cancel request; a running job checks for it and stops.</summary>
+    public static string CancelMarker(string runId) => $"{Run(runId)}/cancel";
+
+    /// <summary>runs/{runId}/{stage}: metrics.jsonl, report.md, plots of one stage.</summary>
+    public static string StageArtifacts(string runId, string stage) => $"{Run(runId)}/{stage}";
+    public static string StageMetrics(string runId, string stage) => $"{StageArtifacts(runId, stage)}/metrics.jsonl";
+    public static string StageReport(string runId, string stage) => $"{StageArtifacts(runId, stage)}/report.md";
+
+    /// <summary>runs/{runId}/{stage}/claims/attempt-{n}.json: created once; a second claimant backs off.</summary>
+    public static string Claim(string runId, string stage, int attempt) =>
+        $"{StageArtifacts(runId, stage)}/claims/attempt-{attempt.ToString(CultureInfo.InvariantCulture)}.json";
+
+    /// <summary>The step of a checkpoint folder name ("step-120" gives 120), or null.</summary>
+    public static long? StepOf(string checkpointPath)
+    {
+        var name = checkpointPath.TrimEnd('/');
+        name = name[(name.LastIndexOf('/') + 1)..];
+        return name.StartsWith(StepPrefix, StringComparison.Ordinal)
+               && long.TryParse(name.AsSpan(StepPrefix.Length), NumberStyles.None, CultureInfo.InvariantCulture, out var step)
+            ? step
+            : null;
+    }
+
+    /// <summary>Splits "container/name" into its parts.</summary>
+    public static (string Container, string Name) Split(string blobPath)
+    {
+        Validate(blobPath, "blob path");
+        var slash = blobPath.IndexOf('/', StringComparison.Ordinal);
+        return (blobPath[..slash], blobPath[(slash + 1)..].TrimEnd('/'));
+    }
+
+    public static void Validate(string? blobPath, string field)
+    {
+        Validation.NotEmpty(blobPath, field);
+        var slash = blobPath!.IndexOf('/', StringComparison.Ordinal);
+        if (slash <= 0 || slash == blobPath.Length - 1)
+            throw new ContractException(
+                $"{field} '{blobPath}' is not a blob path; write it as \"container/name\", e.g. \"datasets/demo/corpus.txt\"");
+        var container = blobPath[..slash];
+        if (!Containers.Contains(container))
+            throw new ContractException(
+                $"{field} '{blobPath}' names container '{container}'; use one of {string.Join(", ", Containers)}");
+        if (blobPath.Contains("..", StringComparison.Ordinal) || blobPath.Contains('\\', StringComparison.Ordinal))
+            throw new ContractException($"{field} '{blobPath}' may not contain '..' or backslashes");
+    }
+}

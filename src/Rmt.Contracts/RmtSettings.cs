@@ -1,0 +1,48 @@
+namespace Rmt.Contracts;
+
+/// <summary>Every setting (environment variable / app setting) the Functions app, the local host and
+/// the GPU job read. Infrastructure provides exactly these; a test checks the Bicep output against
+/// this list. No keys: Azure uses managed identity; connection strings are for Azurite only.</summary>
+public static class RmtSettings
+{
+    /// <summary>Blob service URI, e.g. https://{account}.blob.core.windows.net (Azure, identity-based).</summary>
+    public const string BlobServiceUri = "RMT_BLOB_SERVICE_URI";
+
+    /// <summary>Queue service URI, e.g. https://{account}.queue.core.windows.net (Azure, identity-based).</summary>
+    public const string QueueServiceUri = "RMT_QUEUE_SERVICE_URI";
+
+    /// <summary>Storage connection string: local development against Azurite only.</summary>
+    public const string StorageConnectionString = "RMT_STORAGE_CONNECTION_STRING";
+
+    /// <summary>Fully qualified Service Bus namespace ({name}.servicebus.windows.net). When set, jobs and
+    /// stage events go over Service Bus; otherwise over Storage Queues.</summary>
+    public const string ServiceBusNamespace = "RMT_SERVICEBUS_NAMESPACE";
+
+    /// <summary>Job queue name (Service Bus queue or Storage queue).</summary>
+    public const string JobQueue = "RMT_JOB_QUEUE";
+    public const string DefaultJobQueue = "rmt-jobs";
+
+    /// <summary>Stage-event topic (Service Bus) and its session-enabled subscription.</summary>
+    public const string EventTopic = "RMT_EVENT_TOPIC";
+    public const string DefaultEventTopic = "rmt-stage-events";
+    public const string EventSubscription = "RMT_EVENT_SUBSCRIPTION";
+    public const string DefaultEventSubscription = "orchestrator";
+
+    /// <summary>Client id of the user-assigned managed identity (read by DefaultAzureCredential).</summary>
+    public const string ManagedIdentityClientId = "AZURE_CLIENT_ID";
+
+    /// <summary>CRON of the scheduled retraining timer (Functions), e.g. "0 0 3 * * 0".</summary>
+    public const string ScheduleCron = "RMT_SCHEDULE_CRON";
+
+    /// <summary>JSON of the PipelineRequest the timer submits.</summary>
+    public const string ScheduleRequest = "RMT_SCHEDULE_REQUEST";
+
+    /// <summary>Training device of the GPU job: "cuda" in the container, "cpu" locally.</summary>
+    public const string Device = "RMT_DEVICE";
+
+    public static readonly IReadOnlyList<string> All =
+    [
+        BlobServiceUri, QueueServiceUri, StorageConnectionString, ServiceBusNamespace, JobQueue,
+        EventTopic, EventSubscription, ManagedIdentityClientId, ScheduleCron, ScheduleRequest, Device,
+    ];
+}

@@ -1,0 +1,93 @@
+namespace Rmt.Contracts;
+
+// One sealed record per stage config. Defaults are inline with a one-line reason; Validate() says
+// what is wrong and how to fix it. Every config is saved into every checkpoint it produces.
+// The trainer issues grow these records; keep the JSON names stable once released.
+
+/// <summary>Settings every training stage shares.</summary>
+public sealed record TrainingSchedule(
+    int Steps = 200,                 // small enough for a laptop demo; real runs set this
+    int BatchSize = 8,               // sequences (or prompts) per optimizer step
+    double LearningRate = 1e-3,      // tiny from-scratch models; the paper uses 1e-6 for 14B
+    int WarmupSteps = 10,            // linear warm-up before the cosine decay
+    double WeightDecay = 0.1,        // AdamW, as in nanoGPT
+    double GradClip = 1.0,           // max global gradient norm
+    int GradAccumulation = 1,        // micro-batches per optimizer step
+    int Seed = 1234,                 // every random choice derives from this
+    int CheckpointEvery = 50,        // steps between checkpoints (a preempted job loses at most this)
+    int ProgressEvery = 10,          // steps between progress events
+    string Device = "cpu")           // "cpu" or "cuda" (or "cuda:N")
+{
+    public void Validate(string prefix)
+    {
+        Validation.Range(Steps, 1, 10_000_000, $"{prefix}.steps");
+        Validation.Range(BatchSize, 1, 65_536, $"{prefix}.batchSize");
+        Validation.Range(LearningRate, 1e-12, 1.0, $"{prefix}.learningRate");
+        Validation.Range(WarmupSteps, 0, Steps, $"{prefix}.warmupSteps");
+        Validation.Range(WeightDecay, 0.0, 1.0, $"{prefix}.weightDecay");
+        Validation.Range(GradClip, 0.0, 1e6, $"{prefix}.gradClip");
+        Validation.Range(GradAccumulation, 1, 1024, $"{prefix}.gradAccumulation");
+        Validation.Range(CheckpointEvery, 1, 10_000_000, $"{prefix}.checkpointEvery");
+        Validation.Range(ProgressEvery, 1, 10_000_000, $"{prefix}.progressEvery");
+        if (Device != "cpu" && Device != "cuda" && !Device.StartsWith("cuda:", StringComparison.Ordinal))
+            throw new ContractException($"{prefix}.device is '{Device}'; use \"cpu\", \"cuda\" or \"cuda:N\"");
+    }
+}
+
+/// <summary>Next-token pretraining (from scratch when the job has no base checkpoint).</summary>
+public sealed record PretrainConfig(
+    TrainingSchedule? Schedule = null,
+    int SequenceLength = 128,        // context of the tiny demo model
+    string ModelPreset = "tiny")     // shape of a from-scratch model; ignored when a base checkpoint is given
+{
+    public TrainingSchedule Schedule { get; init; } = Schedule ?? new TrainingSchedule();
+
+    public void Validate()
+    {
+        Schedule.Validate("pretrain.schedule");
+        Validation.Range(SequenceLength, 8, 1 << 20, "pretrain.sequenceLength");
+        Validation.NotEmpty(ModelPreset, "pretrain.modelPreset");
+    }
+}
+
+/// <summary>Reinforcement mid-training (arXiv 2509.24375). Fields grow with the RMT trainer.</summary>
+public sealed record MidTrainConfig(
+    TrainingSchedule? Schedule = null,
+    int GroupSize = 8,               // G responses per key position (paper: 8)
+    double NtpWeight = 0.1)          // lambda in L = L_RL + lambda * L_NTP (paper: 0.1)
+{
+    public TrainingSchedule Schedule { get; init; } = Schedule ?? new TrainingSchedule();
+
+    public void Validate()
+    {
+        Schedule.Validate("midTrain.schedule");
+        Validation.Range(GroupSize, 2, 1024, "midTrain.groupSize");
+        Validation.Range(NtpWeight, 0.0, 100.0, "midTrain.ntpWeight");
+    }
+}
+
+/// <summary>Math post-training with verifiable rewards. Fields grow with the post-training stage.</summary>
+public sealed record PostTrainConfig(
+    TrainingSchedule? Schedule = null,
+    int GroupSize = 8)               // G answers per problem
+{
+    public TrainingSchedule Schedule { get; init; } = Schedule ?? new TrainingSchedule();
+
+    public void Validate()
+    {
+        Schedule.Validate("postTrain.schedule");
+        Validation.Range(GroupSize, 2, 1024, "postTrain.groupSize");
+    }
+}
+
+/// <summary>Evaluation of a checkpoint.</summary>
+public sealed record EvalConfig(
+    int MaxExamples = 200,           // held-out positions or problems to score
+    int Seed = 1234,
+    string Device = "cpu")
+{
+    public void Validate()
+    {
+        Validation.Range(MaxExamples, 1, 10_000_000, "eval.maxExamples");
+    }
+}
