@@ -36,6 +36,10 @@ public sealed class StorageQueueJobQueue : IJobQueue
 
     public string PoisonQueueName => StorageQueueNames.Poison(QueueName);
 
+    /// <summary>Creates the queue if it does not exist (every operation does this on first use;
+    /// hosts may call it at start to fail early).</summary>
+    public Task EnsureCreatedAsync(CancellationToken ct = default) => _queues.EnsureAsync(QueueName, ct);
+
     public async Task SendAsync(StageJob job, CancellationToken ct = default)
     {
         job.Validate();
