@@ -139,4 +139,15 @@ public sealed class StorageQueueEventStreamTests(AzuriteFixture azurite)
 
         Assert.Contains("result", error.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task Oversized_event_is_refused_with_the_limit_named()
+    {
+        var huge = Samples.Event(Samples.RunId(), "mid-train", 1, 1, StageEventKind.Started) with { Message = new string('x', 70_000) };
+
+        var error = await Assert.ThrowsAsync<ArgumentException>(() => Stream().PublishAsync(huge));
+
+        Assert.Contains("65536-byte storage queue message limit", error.Message, StringComparison.Ordinal);
+        Assert.Contains(huge.MessageId, error.Message, StringComparison.Ordinal);
+    }
 }

@@ -76,26 +76,26 @@ public sealed class BlobArtifactStore : IArtifactStore
             throw new ArgumentException($"checkpoint folder '{localDir}' holds no files to upload", nameof(localDir));
 
         await EnsureContainerAsync(BlobLayout.CheckpointsContainer, ct);
-        var token = WriterToken(writer);
-        var stagingPrefix = $"{checkpointPath.TrimEnd('/')}/{token}";
+        var writerToken = WriterToken(writer);
+        var stagingPrefix = $"{checkpointPath.TrimEnd('/')}/{writerToken}";
         var uploaded = new ConcurrentBag<ManifestFile>();
         await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = UploadParallelism, CancellationToken = ct },
-            async (relative, token2) =>
+            async (relative, cancel) =>
             {
                 var localFile = Path.Combine(localDir, relative.Replace('/', Path.DirectorySeparatorChar));
-                var (sha, size) = await HashFileAsync(localFile, token2);
-                await Blob($"{stagingPrefix}/{relative}", out _).UploadAsync(localFile, Upload(ContentTypeOf(relative)), token2);
+                var (sha, size) = await HashFileAsync(localFile, cancel);
+                await Blob($"{stagingPrefix}/{relative}", out _).UploadAsync(localFile, Upload(ContentTypeOf(relative)), cancel);
                 uploaded.Add(new ManifestFile(relative, size, sha));
             });
 
         var manifest = new CheckpointManifest(
             runId, stage, step, DateTimeOffset.UtcNow,
-            [.. uploaded.OrderBy(f => f.Path, StringComparer.Ordinal)], token);
+            [.. uploaded.OrderBy(f => f.Path, StringComparer.Ordinal)], writerToken);
         manifest.Validate();
         var manifestPath = ManifestPath(checkpointPath);
         if (await TryCreateTextAsync(manifestPath, RmtJson.Serialize(manifest, indented: true), ct))
         {
-            _logger.LogInformation("Committed checkpoint {Uri} ({Files} files) as writer {Writer}", UriOf(checkpointPath), files.Count, token);
+            _logger.LogInformation("Committed checkpoint {Uri} ({Files} files) as writer {Writer}", UriOf(checkpointPath), files.Count, writerToken);
             return manifest;
         }
 
@@ -104,7 +104,7 @@ public sealed class BlobArtifactStore : IArtifactStore
         var winner = await ReadManifestAsync(checkpointPath, ct)
                      ?? throw new ArtifactException($"checkpoint {UriOf(checkpointPath)}: another writer committed its manifest, but it is gone now; upload again");
         _logger.LogWarning("Checkpoint {Uri} was committed first by writer {Winner}; writer {Writer} discarded its copy",
-            UriOf(checkpointPath), winner.Writer, token);
+            UriOf(checkpointPath), winner.Writer, writerToken);
         return winner;
     }
 

@@ -44,7 +44,7 @@ public sealed class StorageQueueJobQueue : IJobQueue
     {
         job.Validate();
         var queue = await _queues.EnsureAsync(QueueName, ct);
-        await queue.SendMessageAsync(RmtJson.Serialize(job), visibilityTimeout: null, timeToLive: StorageQueue.NeverExpire, ct);
+        await StorageQueue.SendAsync(queue, RmtJson.Serialize(job), $"stage job {job.MessageId}", ct);
     }
 
     public async Task<ReceivedJob?> ReceiveAsync(TimeSpan wait, CancellationToken ct = default)
