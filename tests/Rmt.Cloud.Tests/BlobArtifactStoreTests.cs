@@ -122,6 +122,24 @@ public sealed class BlobArtifactStoreTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Uploading_a_committed_step_again_keeps_the_first_checkpoint()
+    {
+        using var temp = new Samples.TempDir();
+        var first = Samples.WriteCheckpoint(temp.Sub("a"), seed: 6, weightBytes: 512);
+        Samples.WriteCheckpoint(temp.Sub("b"), seed: 7, weightBytes: 512);
+        var path = BlobLayout.Checkpoint(Samples.RunId(), "mid-train", 5);
+        var store = Store();
+
+        var committed = await store.UploadCheckpointAsync(path, temp.Sub("a"), writer: "attempt-1");
+        var again = await store.UploadCheckpointAsync(path, temp.Sub("b"), writer: "attempt-2");
+        await store.DownloadCheckpointAsync(path, temp.Sub("read"));
+
+        Assert.Equal(committed.Writer, again.Writer);
+        Assert.True(Samples.SameFiles(first, Samples.ReadFolder(temp.Sub("read"))));
+        Assert.Equal(first.Count + 1, (await store.ListAsync(path + "/")).Count);
+    }
+
+    [Fact]
     public async Task Checkpoints_are_listed_newest_first_skipping_unfinished_and_invalid_ones()
     {
         using var temp = new Samples.TempDir();

@@ -28,7 +28,8 @@ namespace Rmt.Cloud;
 /// winner's manifest (its <see cref="CheckpointManifest.Writer"/> tells the caller that another
 /// writer won); both hold the same step's weights, so continuing from either is correct. A writer
 /// that crashes before committing leaves a staging folder without a manifest: it is never listed or
-/// read (orphaned staging blobs are only storage, and are removed with the run).</para>
+/// read (orphaned staging blobs are only storage, and are removed with the run). Uploading to a
+/// step that is already committed uploads nothing and returns the existing manifest.</para>
 ///
 /// <para><b>Verification.</b> Downloads hash every file and compare with the manifest; a mismatch
 /// names the blob URI and both hashes, a missing blob names its URI (<see cref="ArtifactException"/>).
@@ -76,6 +77,12 @@ public sealed class BlobArtifactStore : IArtifactStore
             throw new ArgumentException($"checkpoint folder '{localDir}' holds no files to upload", nameof(localDir));
 
         await EnsureContainerAsync(BlobLayout.CheckpointsContainer, ct);
+        if (await ReadManifestAsync(checkpointPath, ct) is { } existing)
+        {
+            // A restarted job saving a step it already saved: nothing to upload.
+            _logger.LogInformation("Checkpoint {Uri} already exists (writer {Writer}); not uploading it again", UriOf(checkpointPath), existing.Writer);
+            return existing;
+        }
         var writerToken = WriterToken(writer);
         var stagingPrefix = $"{checkpointPath.TrimEnd('/')}/{writerToken}";
         var uploaded = new ConcurrentBag<ManifestFile>();
