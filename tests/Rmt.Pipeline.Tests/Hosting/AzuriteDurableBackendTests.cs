@@ -30,7 +30,13 @@ public sealed class AzuriteDurableBackendTests(AzuriteFixture azurite)
 
     private Task<AzuriteDurableBackend> StartBackendAsync(string taskHub, Parts parts) =>
         AzuriteDurableBackend.StartAsync(
-            new AzuriteDurableBackendOptions(azurite.ConnectionString, taskHub) { MaxQueuePollingInterval = TimeSpan.FromMilliseconds(200), ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(5) },
+            new AzuriteDurableBackendOptions(azurite.ConnectionString, taskHub)
+            {
+                // Short, so work that the stopped host held comes back quickly after the restart.
+                MaxQueuePollingInterval = TimeSpan.FromMilliseconds(200),
+                ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(5),
+                WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(5),
+            },
             tasks => tasks.AddRmtPipeline(),
             services =>
             {
