@@ -110,28 +110,36 @@ public sealed partial class CompiledTemplate
 
     private static (string Json, string Diagnostics) Compile(string bicep, string file)
     {
+        var (exitCode, json, diagnostics) = Run(bicep, ["build", file, "--stdout"], stdin: null);
+        if (exitCode != 0)
+            throw new InvalidOperationException($"bicep build {file} failed (exit {exitCode}):\n{diagnostics}");
+        return (json, diagnostics);
+    }
+
+    private static (int ExitCode, string Stdout, string Stderr) Run(string bicep, IEnumerable<string> arguments, string? stdin)
+    {
         var start = new ProcessStartInfo(bicep)
         {
+            RedirectStandardInput = stdin is not null,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add("build");
-        start.ArgumentList.Add(file);
-        start.ArgumentList.Add("--stdout");
+        foreach (var argument in arguments) start.ArgumentList.Add(argument);
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"could not start {bicep}");
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
+        if (stdin is not null)
+        {
+            process.StandardInput.Write(stdin);
+            process.StandardInput.Close();
+        }
         if (!process.WaitForExit(TimeSpan.FromMinutes(2)))
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"bicep build {file} took more than 2 minutes");
+            throw new TimeoutException($"bicep {string.Join(' ', arguments)} took more than 2 minutes");
         }
-        var json = stdout.GetAwaiter().GetResult();
-        var diagnostics = stderr.GetAwaiter().GetResult();
-        if (process.ExitCode != 0)
-            throw new InvalidOperationException($"bicep build {file} failed (exit {process.ExitCode}):\n{diagnostics}");
-        return (json, diagnostics);
+        return (process.ExitCode, stdout.GetAwaiter().GetResult(), stderr.GetAwaiter().GetResult());
     }
 
     private static string BicepPath()
