@@ -261,6 +261,12 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
         Assert.Empty(host.JobsOf(PipelineStages.PostTrain));
         Assert.Equal("cancelled", (await host.WaitForStatusAsync(runId, v => v.Status == "cancelled")).Status);
         Assert.Equal(409, (await host.Handlers.CancelAsync(runId)).StatusCode);
+
+        // The marker stays, so the cancelled run id cannot start jobs again: a resubmission says so.
+        await host.SubmitAsync(PipelineTestHost.Request("cancel-me"));
+        var again = await host.WaitAsync(runId);
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, again.RuntimeStatus);
+        Assert.Contains("belongs to a cancelled run", again.FailureDetails!.ErrorMessage);
     }
 
     [Fact]
