@@ -186,7 +186,7 @@ public sealed class CausalLM : nn.Module
 
         using var scope = NewDisposeScope();
         var positions = positionIds ?? arange(past, past + t, dtype: int64, device: inputIds.device).unsqueeze(0).expand(b, t); // (B, T)
-        var (cos, sin) = Rotary.Tables(positions, Config.HeadDim, Config.RopeTheta);   // (B, 1, T, hd)
+        var (cos, sin) = Rotary.Tables(positions, Config);     // (B, 1, T, hd)
         var (mask, isCausal) = AttentionMask(attentionMask, b, t, past, inputIds.device); // (B, 1, T, S) or causal flag
         var compute = ComputeDtype ?? ParameterDtype;
 
