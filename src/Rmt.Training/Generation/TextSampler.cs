@@ -46,6 +46,7 @@ public sealed class TextSampler : IDisposable
         var finished = new bool[b];
 
         using var guard = no_grad();
+        using var casts = model.ComputeDtype is ScalarType c && c != model.ParameterDtype ? new WeightCastCache() : null; // bf16 weights once per call
         using var outer = NewDisposeScope();
         using var promptIds = LeftPad(prompts, longest, options.PadTokenId, device, out var promptMask); // (B, P)
         using var keyMask = zeros([b, total], int64, device);                                          // (B, P + N)

@@ -208,7 +208,7 @@ public sealed class CausalLM : nn.Module
             return projected.to(float32);
         }
         var table = model.EmbedTokens.Weight;                                           // (V, C)
-        using var w = table.dtype == compute ? table.alias() : table.to(compute);
+        using var w = WeightCastCache.Cast(table, compute);
         using var tied = F.linear(h, w);                                                // (B, T, V)
         return tied.to(float32);
     }

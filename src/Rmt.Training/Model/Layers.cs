@@ -31,8 +31,8 @@ public sealed class Dense : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        using var w = weight.dtype == x.dtype ? weight.alias() : weight.to(x.dtype);
-        using var b = bias is null ? null : bias.dtype == x.dtype ? bias.alias() : bias.to(x.dtype);
+        using var w = WeightCastCache.Cast(weight, x.dtype);
+        using var b = bias is null ? null : WeightCastCache.Cast(bias, x.dtype);
         return F.linear(x, w, b);   // (..., out)
     }
 }
