@@ -48,12 +48,24 @@ public sealed class Attention : nn.Module
         k = Rotary.Apply(k.transpose(1, 2), cos, sin);                     // (B, Hkv, T, hd)
         v = v.transpose(1, 2);                                             // (B, Hkv, T, hd)
         if (cache is not null) (k, v) = cache.Append(layer, k, v);        // (B, Hkv, S, hd)
-        if (c.KvGroups > 1)
+        Tensor y;
+        if (c.KvGroups > 1 && t == 1 && !isCausal)
         {
-            k = k.repeat_interleave(c.KvGroups, 1);                        // (B, H, S, hd)
-            v = v.repeat_interleave(c.KvGroups, 1);                        // (B, H, S, hd)
+            // Decode step: the G query heads of a KV head become G query rows, so the cache is
+            // read in place instead of copied G times (mask (B, 1, 1, S) broadcasts over them).
+            var grouped = q.reshape(b, c.NumKvHeads, c.KvGroups, c.HeadDim); // (B, Hkv, G, hd)
+            y = F.scaled_dot_product_attention(grouped, k, v, mask, 0.0, false) // (B, Hkv, G, hd)
+                .reshape(b, c.NumHeads, 1, c.HeadDim);                       // (B, H, 1, hd)
         }
-        var y = F.scaled_dot_product_attention(q, k, v, mask, 0.0, isCausal); // (B, H, T, hd)
+        else
+        {
+            if (c.KvGroups > 1)
+            {
+                k = k.repeat_interleave(c.KvGroups, 1);                    // (B, H, S, hd)
+                v = v.repeat_interleave(c.KvGroups, 1);                    // (B, H, S, hd)
+            }
+            y = F.scaled_dot_product_attention(q, k, v, mask, 0.0, isCausal); // (B, H, T, hd)
+        }
         y = y.transpose(1, 2).reshape(b, t, c.NumHeads * c.HeadDim);       // (B, T, H*hd)
         return oProj.forward(y).MoveToOuterDisposeScope();                 // (B, T, C)
     }
