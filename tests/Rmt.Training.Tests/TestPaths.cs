@@ -21,6 +21,14 @@ public static class TestPaths
 
     private static string CreateTempRoot()
     {
+        // The test host is often ended without ProcessExit, so also remove roots of dead processes.
+        foreach (var stale in Directory.GetDirectories(Path.GetTempPath(), "rmt-training-tests-*"))
+        {
+            if (!int.TryParse(Path.GetFileName(stale)["rmt-training-tests-".Length..], out int pid) || IsAlive(pid)) continue;
+            try { Directory.Delete(stale, recursive: true); }
+            catch (IOException) { }
+            catch (UnauthorizedAccessException) { }
+        }
         var root = Path.Combine(Path.GetTempPath(), $"rmt-training-tests-{Environment.ProcessId}");
         Directory.CreateDirectory(root);
         AppDomain.CurrentDomain.ProcessExit += (_, _) =>
@@ -30,6 +38,19 @@ public static class TestPaths
             catch (UnauthorizedAccessException) { }
         };
         return root;
+    }
+
+    private static bool IsAlive(int pid)
+    {
+        try
+        {
+            using var process = System.Diagnostics.Process.GetProcessById(pid);
+            return !process.HasExited;
+        }
+        catch (ArgumentException)
+        {
+            return false;
+        }
     }
 
     private static string FindShared()
