@@ -5,7 +5,7 @@ using static TorchSharp.torch;
 
 namespace Rmt.Training.Rl;
 
-/// <summary>AdamW (betas 0.9 / 0.95) with linear warm-up then cosine decay to 10% of the peak rate,
+/// <summary>AdamW (betas 0.9 / 0.95, decay on matrices only) with linear warm-up then cosine decay to 10% of the peak rate,
 /// and global gradient-norm clipping, driven by a <see cref="TrainingSchedule"/>. Owns the optimizer
 /// state (long-lived tensors outside every step scope).</summary>
 public sealed class PolicyOptimizer : IDisposable
@@ -18,7 +18,13 @@ public sealed class PolicyOptimizer : IDisposable
     {
         parameters = [.. model.parameters()];
         this.schedule = schedule;
-        adam = optim.AdamW(parameters, schedule.LearningRate, 0.9, 0.95, 1e-8, schedule.WeightDecay);
+        // Decay matrices and embeddings only; norms and biases are not decayed (nanoGPT).
+        var decay = parameters.Where(p => p.dim() >= 2).ToList();
+        var noDecay = parameters.Where(p => p.dim() < 2).ToList();
+        adam = optim.AdamW(
+            [new AdamW.ParamGroup(decay, new AdamW.Options { weight_decay = schedule.WeightDecay }),
+             new AdamW.ParamGroup(noDecay, new AdamW.Options { weight_decay = 0.0 })],
+            lr: schedule.LearningRate, beta1: 0.9, beta2: 0.95, eps: 1e-8, weight_decay: schedule.WeightDecay);
     }
 
     /// <summary>Learning rate at a step (0-based): warm-up, then cosine to 0.1 x peak at the last step.</summary>
@@ -30,6 +36,9 @@ public sealed class PolicyOptimizer : IDisposable
         double floor = 0.1 * s.LearningRate;
         return floor + (s.LearningRate - floor) * 0.5 * (1.0 + Math.Cos(Math.PI * progress));
     }
+
+    /// <summary>The TorchSharp optimizer, for saving and restoring its state with a checkpoint.</summary>
+    public OptimizerHelper Inner => adam;
 
     public void ZeroGrad() => adam.zero_grad();
 

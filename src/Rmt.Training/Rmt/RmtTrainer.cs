@@ -83,6 +83,7 @@ public sealed class RmtTrainer : IDisposable
         if (config.ContextTokens + 1 + config.NtpTailTokens > policy.Config.MaxPositionEmbeddings)
             throw new ArgumentException($"midTrain.contextTokens + 1 + ntpTailTokens = {config.ContextTokens + 1 + config.NtpTailTokens} exceeds the model context {policy.Config.MaxPositionEmbeddings}; lower them");
         Config = config;
+        if (Devices.AutocastDtype(policy.Device) is ScalarType compute) policy.ComputeDtype ??= compute; // bf16 compute on CUDA
         this.policy = policy;
         this.reference = reference;
         this.tokenizer = tokenizer;
