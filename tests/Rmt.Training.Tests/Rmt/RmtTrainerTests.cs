@@ -99,3 +99,38 @@ public sealed class RmtTrainerTests(TinyReasoner reasoner) : IClassFixture<TinyR
         Assert.Contains("maxReasoningTokens", e3.Message);
     }
 }
+
+public sealed class RmtCheckpointTests(TinyReasoner reasoner) : IClassFixture<TinyReasoner>
+{
+    [Fact]
+    public void Checkpoints_carry_the_config_and_resume_where_training_stopped()
+    {
+        var (tokens, entropies) = TinyReasoner.AnswerCorpus();
+        var config = MidTrainPresets.Rmt() with
+        {
+            Schedule = new TrainingSchedule(Steps: 4, BatchSize: 2, LearningRate: 3e-3, WarmupSteps: 0, CheckpointEvery: 2, Seed: 5),
+            ContextTokens = TinyReasoner.Context.Length, NtpTailTokens = 2,
+            Budget = new BudgetConfig(Initial: 6, Minimum: 2),
+            Rollout = new RolloutConfig(MaxReasoningTokens: 12),
+        };
+        var root = TestPaths.TempDir("rmt-ckpt");
+        using (var model = reasoner.Load())
+        using (var trainer = new RmtTrainer(config, model, TinyReasoner.Tokenizer, tokens, entropies))
+        {
+            trainer.Train(checkpoint: t => t.SaveCheckpoint(Checkpoints.Checkpoint.StepDir(root, t.Step)), stopAfter: 2);
+            Assert.Equal(2, trainer.Step);
+        }
+        var dir = Checkpoints.Checkpoint.Latest(root)!;
+        Assert.EndsWith("step-2", dir);
+        Assert.Equal(config, RmtTrainer.ReadConfig(dir));
+        using var loaded = Checkpoints.Checkpoint.Load(dir);
+        using var resumed = new RmtTrainer(RmtTrainer.ReadConfig(dir), loaded.Model, loaded.Tokenizer, tokens, entropies);
+        resumed.RestoreState(dir);
+        Assert.Equal(2, resumed.Step);
+        resumed.Train();
+        Assert.Equal(4, resumed.Step);
+        Assert.Equal(2, resumed.History.Count);
+        Assert.Equal(2, resumed.History[0].Step);
+        Directory.Delete(root, recursive: true);
+    }
+}
