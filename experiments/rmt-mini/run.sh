@@ -12,6 +12,7 @@ config="${1:-full}"
 [ -f "experiments/rmt-mini/configs/$config.json" ] || { echo "no config experiments/rmt-mini/configs/$config.json" >&2; exit 2; }
 report="docs/results/rmt-mini.md"
 [ "$config" = full ] || report="docs/results/rmt-mini-$config.md"
+mkdir -p .rmt
 dotnet build experiments/rmt-mini/RmtMini.csproj -c Release --nologo --verbosity quiet
 dotnet experiments/rmt-mini/bin/Release/net10.0/RmtMini.dll \
   "experiments/rmt-mini/configs/$config.json" ".rmt/rmt-mini-$config" "$report" \

@@ -134,3 +134,43 @@ public sealed class RmtCheckpointTests(TinyReasoner reasoner) : IClassFixture<Ti
         Directory.Delete(root, recursive: true);
     }
 }
+
+/// <summary>The whole loop in seconds: proxy entropies with the real model, cached next to the data,
+/// RMT steps with progress, a checkpoint, and the evaluator on held-out text.</summary>
+public sealed class RmtSmokeTests(TinyReasoner reasoner) : IClassFixture<TinyReasoner>
+{
+    [Fact]
+    public void Whole_loop_entropies_training_checkpoint_and_evaluation()
+    {
+        var dir = TestPaths.TempDir("rmt-smoke");
+        var tokenizer = TinyReasoner.Tokenizer;
+        var text = string.Concat(Enumerable.Range(0, 8).Select(i => $"{TinyReasoner.Context}{"wxyz"[i % 4]}<|endoftext|>"));
+        var tokens = tokenizer.Encode(text);
+        var dataPath = Path.Combine(dir, "corpus.txt");
+        File.WriteAllText(dataPath, text);
+        using var model = reasoner.Load();
+        var (entropies, cached) = EntropyCache.LoadOrCompute(dataPath, tokens, "tiny-reasoner", 16, () => TokenEntropy.Compute(model, tokens, 16));
+        Assert.False(cached);
+        var tiers = new EntropyTiers(new CurriculumConfig());
+        Assert.True(entropies.Any(h => tiers.Band(h) != Tier.Trivial), "the proxy should find some uncertain positions");
+
+        var config = MidTrainPresets.Rmt() with
+        {
+            Schedule = new TrainingSchedule(Steps: 3, BatchSize: 2, LearningRate: 1e-3, WarmupSteps: 0, ProgressEvery: 1, CheckpointEvery: 3, Seed: 9),
+            GroupSize = 4, ContextTokens = TinyReasoner.Context.Length, NtpTailTokens = 4,
+            Budget = new BudgetConfig(Initial: 6, Minimum: 2),
+            Rollout = new RolloutConfig(MaxReasoningTokens: 12),
+        };
+        var lines = new List<string>();
+        using var trainer = new RmtTrainer(config, model, tokenizer, tokens, entropies);
+        trainer.Train(p => lines.Add(p.ToString()), t => t.SaveCheckpoint(Path.Combine(dir, $"step-{t.Step}")));
+        Assert.Equal(3, lines.Count);
+        Assert.All(lines, l => Assert.Matches(@"step \d/3  reward [\d.]+  acc [\d.]+  formed [\d.]+  budget \d+  len [\d.]+  loss -?[\d.]+  tok/s \d+", l));
+        Assert.Equal(config, RmtTrainer.ReadConfig(Path.Combine(dir, "step-3")));
+
+        var eval = NextTokenEvaluator.Evaluate(model, tokenizer, tokens, entropies, tiers,
+            new NextTokenEvalOptions(Reasoning: true, Budget: 2, PositionsPerTier: 4, ContextTokens: TinyReasoner.Context.Length, MaxReasoningTokens: 12));
+        Assert.InRange(eval.Accuracy.Average, 0.0, 1.0);
+        Directory.Delete(dir, recursive: true);
+    }
+}
