@@ -174,3 +174,40 @@ public sealed class RmtSmokeTests(TinyReasoner reasoner) : IClassFixture<TinyRea
         Directory.Delete(dir, recursive: true);
     }
 }
+
+public sealed class MidTrainRunTests(TinyReasoner reasoner) : IClassFixture<TinyReasoner>
+{
+    [Fact]
+    public void A_run_from_files_checkpoints_and_a_second_run_resumes_with_cached_entropies()
+    {
+        var dir = TestPaths.TempDir("midtrain-run");
+        var baseDir = Path.Combine(dir, "base");
+        using (var model = reasoner.Load()) Checkpoints.Checkpoint.Save(baseDir, model, TinyReasoner.Tokenizer);
+        var corpus = Path.Combine(dir, "corpus.txt");
+        File.WriteAllText(corpus, string.Concat(Enumerable.Range(0, 6).Select(i => $"{TinyReasoner.Context}{"wxyz"[i % 4]}<|endoftext|>")));
+        var config = MidTrainPresets.Rmt() with
+        {
+            Schedule = new TrainingSchedule(Steps: 2, BatchSize: 2, LearningRate: 1e-3, WarmupSteps: 0, CheckpointEvery: 1, Seed: 3),
+            GroupSize = 2, ContextTokens = TinyReasoner.Context.Length, NtpTailTokens = 2,
+            Budget = new BudgetConfig(Initial: 6, Minimum: 2),
+            Rollout = new RolloutConfig(MaxReasoningTokens: 10),
+        };
+        var output = Path.Combine(dir, "out");
+        var saved = new List<int>();
+        var first = MidTrainRun.Run(config, baseDir, corpus, output, checkpointSaved: (_, step) => saved.Add(step));
+        Assert.Equal([1, 2], saved);
+        Assert.False(first.Resumed);
+        Assert.False(first.EntropiesCached);
+        Assert.EndsWith("step-2", first.FinalCheckpoint);
+        Assert.Single(Directory.GetFiles(dir, "corpus.txt.entropy-*.f32"));
+
+        var longer = config with { Schedule = config.Schedule with { Steps = 3 } };
+        var second = MidTrainRun.Run(longer, baseDir, corpus, output);
+        Assert.True(second.Resumed);
+        Assert.True(second.EntropiesCached);
+        Assert.Equal(3, second.Steps);
+        Assert.Single(second.History);
+        Assert.Equal(longer, RmtTrainer.ReadConfig(second.FinalCheckpoint));
+        Directory.Delete(dir, recursive: true);
+    }
+}
