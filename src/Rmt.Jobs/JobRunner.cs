@@ -358,7 +358,7 @@ public sealed class JobRunner
         {
             if (metrics.Step % _progressEvery != 0 && metrics.Step != _totalSteps) return;
             var progress = metrics.ToProgress(_totalSteps);
-            Logger.LogInformation("{Stage} step {Step}/{Total}{Loss}{Reward}{Accuracy}{Speed}", _job.Stage, metrics.Step, _totalSteps,
+            Logger.LogDebug("{Stage} step {Step}/{Total}{Loss}{Reward}{Accuracy}{Speed}", _job.Stage, metrics.Step, _totalSteps,
                 metrics.Loss is { } l ? $" loss {l:F4}" : "", metrics.Reward is { } r ? $" reward {r:F3}" : "",
                 metrics.Accuracy is { } a ? $" accuracy {a:F3}" : "", metrics.TokensPerSecond is { } t ? $" {t:F0} tok/s" : "");
             var line = new MetricsLine(metrics.Step, _totalSteps, _job.Attempt, _runner._time.GetUtcNow(), metrics.Loss, metrics.Reward,
