@@ -17,7 +17,10 @@ public sealed class LocalStageRun(StageExecutors executors, ILogger logger, Acti
 {
     public async Task<JobOutcome> RunAsync(StageJob job, LocalStageInputs inputs, string outDir, JobStopSignal stop, CancellationToken ct)
     {
-        job.Validate();
+        if (job.Kind != StageKind.Pretrain && inputs.BaseCheckpoint is null)
+            throw new ContractException($"a local {job.Kind.ToName()} run needs a base checkpoint folder");
+        // Everything of the job is checked except baseCheckpoint, which is a local folder here, not a blob path.
+        (job.Kind == StageKind.Pretrain ? job : job with { BaseCheckpoint = BlobLayout.Checkpoint(job.RunId, "base", 0) }).Validate();
         var executor = executors.For(job.Kind);
         var total = executor.TotalSteps(job);
         var (progressEvery, checkpointEvery) = JobRunner.Intervals(job);
