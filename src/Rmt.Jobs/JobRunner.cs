@@ -310,7 +310,7 @@ public sealed class JobRunner
             try
             {
                 var context = new StageContext(_job, _workDir, datasetPath, evalDatasetPath, baseDir, search.Resume, _totalSteps,
-                    _stop, Logger, AfterStepAsync, ReportAsync);
+                    _stop, Logger, _runner._options.Device, AfterStepAsync, ReportAsync);
                 outcome = await executor.RunAsync(context, ct);
             }
             finally
@@ -392,17 +392,18 @@ public sealed class JobRunner
 
         private async Task<StageResult> PublishArtifactsAsync(StageOutcome outcome, CheckpointRef? checkpoint, string resumeNote, CancellationToken ct)
         {
-            var plots = new List<string>();
-            foreach (var plot in outcome.Plots)
-            {
-                await Store.UploadFileAsync(JobBlobs.Plot(_job.RunId, _job.Stage, Path.GetFileName(plot)), plot, ct);
-                plots.Add(plot);
-            }
             var metricsPath = BlobLayout.StageMetrics(_job.RunId, _job.Stage);
             var history = StageReport.Deduplicate(((await Store.ReadTextAsync(metricsPath, ct)) ?? "")
                 .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(JobsJson.TryParse<MetricsLine>)
                 .OfType<MetricsLine>());
+            var plots = new List<string>();
+            var progressPlots = MetricsPlots.Write(history, Path.Combine(_workDir, "plots"), $"{_job.RunId}/{_job.Stage}");
+            foreach (var plot in outcome.Plots.Concat(progressPlots))
+            {
+                await Store.UploadFileAsync(JobBlobs.Plot(_job.RunId, _job.Stage, Path.GetFileName(plot)), plot, ct);
+                plots.Add(plot);
+            }
             var report = StageReport.Build(new StageReportInput(_job, resumeNote, _datasets, history, outcome, checkpoint,
                 checkpoint?.Uri, plots, _clock.Elapsed, Writer));
             var reportPath = BlobLayout.StageReport(_job.RunId, _job.Stage);

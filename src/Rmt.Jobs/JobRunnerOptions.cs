@@ -18,6 +18,9 @@ public sealed record JobRunnerOptions
     /// <summary>Keep the attempt's work folder after success (it is always kept after a failure).</summary>
     public bool KeepWorkDir { get; init; }
 
+    /// <summary>Device that overrides the stage config's (RMT_DEVICE); null keeps the config's.</summary>
+    public string? Device { get; init; }
+
     /// <summary>Names this process in claims, manifests and events.</summary>
     public string Host { get; init; } = Environment.MachineName;
 
@@ -27,6 +30,8 @@ public sealed record JobRunnerOptions
         if (ReceiveWait < TimeSpan.Zero) throw new ContractException("receive wait is negative; use 0 or more seconds");
         if (CancelPollInterval <= TimeSpan.Zero) throw new ContractException("cancel poll interval must be positive");
         Validation.NotEmpty(Host, "host");
+        if (Device is not null && Device != "cpu" && Device != "cuda" && !Device.StartsWith("cuda:", StringComparison.Ordinal))
+            throw new ContractException($"{RmtSettings.Device} is '{Device}'; use \"cpu\", \"cuda\" or \"cuda:N\", or unset it to use each job's configured device");
     }
 }
 

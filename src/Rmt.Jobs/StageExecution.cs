@@ -64,7 +64,7 @@ public sealed class StageContext
 
     internal StageContext(
         StageJob job, string workDir, string? datasetPath, string? evalDatasetPath, string? baseCheckpointDir,
-        ResumePoint? resume, long totalSteps, JobStopSignal stop, ILogger logger,
+        ResumePoint? resume, long totalSteps, JobStopSignal stop, ILogger logger, string? deviceOverride,
         Func<StepMetrics, CheckpointWriter, CancellationToken, Task> afterStep,
         Func<StepMetrics, CancellationToken, Task> report)
     {
@@ -77,6 +77,7 @@ public sealed class StageContext
         TotalSteps = totalSteps;
         Stop = stop;
         Logger = logger;
+        DeviceOverride = deviceOverride;
         _afterStep = afterStep;
         _report = report;
     }
@@ -108,6 +109,13 @@ public sealed class StageContext
     public JobStopSignal Stop { get; }
 
     public ILogger Logger { get; }
+
+    /// <summary>The process's device setting (RMT_DEVICE: "cuda" in the GPU image); when set it wins
+    /// over the device in the stage config, so one job message runs on whatever machine takes it.</summary>
+    public string? DeviceOverride { get; }
+
+    /// <summary>The device to train on: <see cref="DeviceOverride"/>, else the configured one.</summary>
+    public string DeviceFor(string configured) => DeviceOverride ?? configured;
 
     /// <summary>Call after every optimizer step. Publishes progress every ProgressEvery steps, saves
     /// and uploads a checkpoint every CheckpointEvery steps (with <paramref name="writeCheckpoint"/>),

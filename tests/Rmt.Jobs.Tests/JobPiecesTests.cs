@@ -99,3 +99,28 @@ public sealed class JobPiecesTests
         Assert.Equal((2, 5), JobRunner.Intervals(train));
     }
 }
+
+public sealed class MetricsPlotsTests
+{
+    [Fact]
+    public void Each_reported_metric_gets_a_png_and_absent_ones_none()
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"rmt-plots-{Guid.NewGuid():N}");
+        try
+        {
+            var history = Enumerable.Range(1, 5).Select(i => new MetricsLine(i, 5, 1, DateTimeOffset.UnixEpoch, Loss: 3.0 / i, TokensPerSecond: 100 * i)).ToList();
+            var files = MetricsPlots.Write(history, dir, "r1/pretrain");
+            Assert.Equal(["progress-loss.png", "progress-tokens-per-second.png"], files.Select(Path.GetFileName));
+            foreach (var file in files)
+            {
+                var bytes = File.ReadAllBytes(file);
+                Assert.True(bytes.Length > 1000);
+                Assert.Equal([0x89, (byte)'P', (byte)'N', (byte)'G'], bytes[..4]);
+            }
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
+        }
+    }
+}

@@ -63,9 +63,11 @@ public static class RunCommand
                 ReceiveWait = TimeSpan.FromSeconds(options.Seconds("wait", 30)),
                 CancelPollInterval = TimeSpan.FromSeconds(Math.Max(0.05, options.Seconds("cancel-poll", 15))),
                 KeepWorkDir = options.Has("keep-work-dir"),
+                Device = Environment.GetEnvironmentVariable(Rmt.Contracts.RmtSettings.Device) is { Length: > 0 } device ? device.Trim() : null,
             };
+            runnerOptions.Validate();
         }
-        catch (CliException e)
+        catch (Exception e) when (e is CliException or Rmt.Contracts.ContractException)
         {
             logger.LogError("{Message}", e.Message);
             return (int)JobExitCode.InvalidJob;

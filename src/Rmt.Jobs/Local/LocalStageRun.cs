@@ -82,7 +82,7 @@ public sealed class LocalStageRun(StageExecutors executors, ILogger logger, Acti
         var workDir = Path.Combine(outDir, "work");
         Directory.CreateDirectory(workDir);
         var context = new StageContext(job, workDir, inputs.Dataset, inputs.EvalDataset, inputs.BaseCheckpoint, resume, total, stop, logger,
-            AfterStep, ReportOnly);
+            null, AfterStep, ReportOnly);
         StageOutcome outcome;
         try
         {
@@ -100,6 +100,9 @@ public sealed class LocalStageRun(StageExecutors executors, ILogger logger, Acti
 
         if (outcome.WriteFinalCheckpoint is not null && lastCheckpoint != outcome.FinalStep) Save(outcome.FinalStep, outcome.WriteFinalCheckpoint);
         var checkpoint = outcome.WriteFinalCheckpoint is null ? null : new CheckpointRef(Path.Combine(checkpointsDir, $"step-{outcome.FinalStep}"), outcome.FinalStep);
+        var history = File.Exists(metricsFile)
+            ? StageReport.Deduplicate(File.ReadLines(metricsFile).Select(JobsJson.TryParse<MetricsLine>).OfType<MetricsLine>())
+            : [];
         var plotsDir = Path.Combine(outDir, "plots");
         var plots = new List<string>();
         foreach (var plot in outcome.Plots)
@@ -109,9 +112,7 @@ public sealed class LocalStageRun(StageExecutors executors, ILogger logger, Acti
             if (!string.Equals(Path.GetFullPath(plot), Path.GetFullPath(target), StringComparison.Ordinal)) File.Copy(plot, target, overwrite: true);
             plots.Add(target);
         }
-        var history = File.Exists(metricsFile)
-            ? StageReport.Deduplicate(File.ReadLines(metricsFile).Select(JobsJson.TryParse<MetricsLine>).OfType<MetricsLine>())
-            : [];
+        plots.AddRange(MetricsPlots.Write(history, plotsDir, $"{job.RunId}/{job.Stage}"));
         var datasets = new[] { inputs.Dataset, inputs.EvalDataset }.OfType<string>().Where(File.Exists)
             .Select(p => new LocalDataset(p, p, new FileInfo(p).Length, Sha256(p))).ToList();
         var report = StageReport.Build(new StageReportInput(job, note, datasets, history, outcome, checkpoint, checkpoint?.Uri, plots,
