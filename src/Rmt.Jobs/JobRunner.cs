@@ -383,11 +383,55 @@ public sealed class JobRunner
             await File.WriteAllTextAsync(Path.Combine(local, JobBlobs.JobFileName), RmtJson.Serialize(_job, indented: true), ct);
             var path = BlobLayout.Checkpoint(_job.RunId, _job.Stage, step);
             var manifest = await Store.UploadCheckpointAsync(path, local, Writer, ct);
+            if (!await SameFilesAsync(manifest, local, ct) && !await ExistingCheckpointVerifiesAsync(path, step, manifest, ct))
+                return;
             _lastCheckpoint = new CheckpointRef(path, step);
             Logger.LogInformation("checkpoint step {Step} uploaded to {Path} ({Files} files)", step, path, manifest.Files.Count);
             await _publisher.CheckpointSavedAsync(_lastCheckpoint, ct);
             if (_lastLocalCheckpoint is not null && _lastLocalCheckpoint != local) TryDelete(_lastLocalCheckpoint);
             _lastLocalCheckpoint = local;
+        }
+
+        /// <summary>Whether the committed manifest lists exactly the files of <paramref name="local"/>.
+        /// Not so when an earlier attempt already committed this step (checkpoints are never overwritten).</summary>
+        private static async Task<bool> SameFilesAsync(CheckpointManifest manifest, string local, CancellationToken ct)
+        {
+            var files = Directory.GetFiles(local, "*", SearchOption.AllDirectories);
+            if (files.Length != manifest.Files.Count) return false;
+            var expected = manifest.Files.ToDictionary(f => f.Path, f => f.Sha256, StringComparer.Ordinal);
+            foreach (var file in files)
+            {
+                var relative = Path.GetRelativePath(local, file).Replace('\\', '/');
+                if (!expected.TryGetValue(relative, out var sha)) return false;
+                await using var stream = File.OpenRead(file);
+                var actual = Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(stream, ct));
+                if (!string.Equals(actual, sha, StringComparison.OrdinalIgnoreCase)) return false;
+            }
+            return true;
+        }
+
+        /// <summary>An earlier attempt committed this step first. Keep its checkpoint if it verifies;
+        /// if it is corrupted (the reason this attempt fell back past it), it cannot be replaced, so
+        /// this step goes without one and training continues to the next.</summary>
+        private async Task<bool> ExistingCheckpointVerifiesAsync(string path, long step, CheckpointManifest existing, CancellationToken ct)
+        {
+            var probe = Path.Combine(_workDir, "checkpoints", $"existing-step-{step}");
+            try
+            {
+                await Store.DownloadCheckpointAsync(path, probe, ct);
+                Logger.LogInformation("checkpoint step {Step} already existed at {Path} (writer {Writer}) and verifies; keeping it", step, path, existing.Writer);
+                return true;
+            }
+            catch (ArtifactException e)
+            {
+                Logger.LogWarning("checkpoint step {Step} at {Path} was committed earlier by writer {Writer} and is corrupted; checkpoints cannot be overwritten, so step {Step} keeps none and training goes on ({Error})",
+                    step, path, existing.Writer, step, e.Message);
+                return false;
+            }
+            finally
+            {
+                TryDelete(probe);
+            }
         }
 
         private async Task<StageResult> PublishArtifactsAsync(StageOutcome outcome, CheckpointRef? checkpoint, string resumeNote, CancellationToken ct)
