@@ -310,7 +310,7 @@ public sealed class JobRunner
             try
             {
                 var context = new StageContext(_job, _workDir, datasetPath, evalDatasetPath, baseDir, search.Resume, _totalSteps,
-                    _stop, Logger, _runner._options.Device, AfterStepAsync, ReportAsync);
+                    _stop, Logger, _runner._options.Device, AfterStepAsync, ReportAsync, FinalCheckpointAsync);
                 outcome = await executor.RunAsync(context, ct);
             }
             finally
@@ -321,9 +321,11 @@ public sealed class JobRunner
 
             // Outputs: final checkpoint, plots, report, result.
             _phase = FailureClassifier.Phase.Outputs;
-            if (outcome.WriteFinalCheckpoint is not null && _lastCheckpoint?.Step != outcome.FinalStep)
-                await SaveCheckpointAsync(outcome.FinalStep, outcome.WriteFinalCheckpoint, ct);
-            var finalCheckpoint = outcome.WriteFinalCheckpoint is null ? null : _lastCheckpoint;
+            if (outcome.HasCheckpoint && _lastCheckpoint?.Step != outcome.FinalStep)
+                throw new InvalidOperationException(
+                    $"the stage ended at step {outcome.FinalStep} but its newest checkpoint is step {_lastCheckpoint?.Step.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}; " +
+                    "the executor must call SaveFinalCheckpointAsync, or that step's checkpoint could not be written");
+            var finalCheckpoint = outcome.HasCheckpoint ? _lastCheckpoint : null;
             var completed = await PublishArtifactsAsync(outcome, finalCheckpoint, resumeNote, ct);
             var message = $"completed at step {outcome.FinalStep} ({resumeNote})";
             await _publisher.CompletedAsync(completed, message, ct);
@@ -344,6 +346,11 @@ public sealed class JobRunner
                 throw new StageStoppedException($"{_stop.Detail}; saved a checkpoint at step {metrics.Step}") { Checkpoint = _lastCheckpoint };
             }
             ct.ThrowIfCancellationRequested();
+        }
+
+        private async Task FinalCheckpointAsync(long step, CheckpointWriter write, CancellationToken ct)
+        {
+            if (_lastCheckpoint?.Step != step) await SaveCheckpointAsync(step, write, ct);
         }
 
         private async Task ReportAsync(StepMetrics metrics, CancellationToken ct)

@@ -16,7 +16,8 @@ public interface IStageExecutor
 
     /// <summary>Runs the stage from <see cref="StageContext.Resume"/> (when set) or from
     /// <see cref="StageContext.BaseCheckpointDir"/>. Calls <see cref="StageContext.AfterStepAsync"/>
-    /// after every optimizer step; returns what the stage produced.</summary>
+    /// after every optimizer step and, while the model is still alive, <see cref="StageContext.SaveFinalCheckpointAsync"/>
+    /// at the end; returns what the stage produced.</summary>
     Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct);
 }
 
@@ -41,13 +42,14 @@ public sealed record StepMetrics(
 /// <summary>What a finished stage hands back to the runner.</summary>
 /// <param name="FinalStep">The step the stage ended at (equals the total steps when it ran to the end).</param>
 /// <param name="Metrics">Final metrics for the completed event and the report, e.g. "eval.accuracy".</param>
-/// <param name="WriteFinalCheckpoint">Writes the final checkpoint; null for stages that train nothing (eval).</param>
+/// <param name="HasCheckpoint">True when the stage's result is a checkpoint (training stages, which
+/// saved it with <see cref="StageContext.SaveFinalCheckpointAsync"/>); false for evaluations.</param>
 /// <param name="ReportSections">Markdown the stage adds to its report (tables, samples), in order.</param>
 /// <param name="Plots">Local image files to publish beside the report (plots/{file name}).</param>
 public sealed record StageOutcome(
     long FinalStep,
     IReadOnlyDictionary<string, double> Metrics,
-    CheckpointWriter? WriteFinalCheckpoint,
+    bool HasCheckpoint,
     IReadOnlyList<string> ReportSections,
     IReadOnlyList<string> Plots);
 
@@ -61,12 +63,14 @@ public sealed class StageContext
 {
     private readonly Func<StepMetrics, CheckpointWriter, CancellationToken, Task> _afterStep;
     private readonly Func<StepMetrics, CancellationToken, Task> _report;
+    private readonly Func<long, CheckpointWriter, CancellationToken, Task> _final;
 
     internal StageContext(
         StageJob job, string workDir, string? datasetPath, string? evalDatasetPath, string? baseCheckpointDir,
         ResumePoint? resume, long totalSteps, JobStopSignal stop, ILogger logger, string? deviceOverride,
         Func<StepMetrics, CheckpointWriter, CancellationToken, Task> afterStep,
-        Func<StepMetrics, CancellationToken, Task> report)
+        Func<StepMetrics, CancellationToken, Task> report,
+        Func<long, CheckpointWriter, CancellationToken, Task> final)
     {
         Job = job;
         WorkDir = workDir;
@@ -80,6 +84,7 @@ public sealed class StageContext
         DeviceOverride = deviceOverride;
         _afterStep = afterStep;
         _report = report;
+        _final = final;
     }
 
     public StageJob Job { get; }
@@ -122,6 +127,11 @@ public sealed class StageContext
     /// and, when a stop was requested, saves a checkpoint and throws <see cref="StageStoppedException"/>.</summary>
     public Task AfterStepAsync(StepMetrics metrics, CheckpointWriter writeCheckpoint, CancellationToken ct) =>
         _afterStep(metrics, writeCheckpoint, ct);
+
+    /// <summary>Saves and uploads the checkpoint of the last step unless <see cref="AfterStepAsync"/>
+    /// already did. Call it before the model is disposed.</summary>
+    public Task SaveFinalCheckpointAsync(long step, CheckpointWriter writeCheckpoint, CancellationToken ct) =>
+        _final(step, writeCheckpoint, ct);
 
     /// <summary>Progress of work without checkpoints (evaluation): published every ProgressEvery
     /// steps; throws <see cref="StageStoppedException"/> when a stop was requested.</summary>

@@ -17,7 +17,7 @@ public sealed class JobLifecycleTests(AzuriteFixture azurite)
         await using var harness = JobHarness.Create(azurite);
         var runId = TinyJobs.RunId("full");
         await TinyJobs.UploadCorpusAsync(harness.Store, runId);
-        await harness.Cloud.Jobs.SendAsync(TinyJobs.Pretrain(runId));
+        await harness.Cloud.Jobs.SendAsync(TinyJobs.Pretrain(runId, steps: 5, checkpointEvery: 3)); // checkpoints at 3 and at the end
 
         using var stop = new JobStopSignal();
         var outcome = await harness.Runner(TinyJobs.Executors).RunNextAsync(harness.Cloud.Jobs, stop, CancellationToken.None);
@@ -26,30 +26,30 @@ public sealed class JobLifecycleTests(AzuriteFixture azurite)
         var events = await harness.DrainAsync(runId);
         Assert.Equal(
             [StageEventKind.Accepted, StageEventKind.Started, Progress, Progress, Progress, StageEventKind.CheckpointSaved,
-             Progress, Progress, Progress, StageEventKind.CheckpointSaved, StageEventKind.Completed],
+             Progress, Progress, StageEventKind.CheckpointSaved, StageEventKind.Completed],
             events.Select(e => e.Kind));
         Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Sequence));
-        Assert.Equal([1L, 2, 3, 4, 5, 6], events.Where(e => e.Kind == Progress).Select(e => e.Progress!.Step));
+        Assert.Equal([1L, 2, 3, 4, 5], events.Where(e => e.Kind == Progress).Select(e => e.Progress!.Step));
         Assert.All(events.Where(e => e.Kind == Progress), e => Assert.True(e.Progress!.Loss > 0 && e.Progress.TokensPerSecond > 0));
         Assert.Contains("starting from step 0", events[1].Message, StringComparison.Ordinal);
 
         var completed = events[^1].Result!;
-        Assert.Equal(new CheckpointRef(BlobLayout.Checkpoint(runId, "pretrain", 6), 6), completed.Checkpoint);
+        Assert.Equal(new CheckpointRef(BlobLayout.Checkpoint(runId, "pretrain", 5), 5), completed.Checkpoint);
         Assert.Equal(BlobLayout.StageReport(runId, "pretrain"), completed.ReportUri);
         Assert.Equal(BlobLayout.StageMetrics(runId, "pretrain"), completed.MetricsUri);
         Assert.True(completed.Metrics!["validation_loss"] > 0);
-        Assert.Equal(6, completed.Metrics["steps"]);
+        Assert.Equal(5, completed.Metrics["steps"]);
 
         var local = Path.Combine(harness.WorkRoot, "verify");
         var manifest = await harness.Store.DownloadCheckpointAsync(completed.Checkpoint!.Uri, local);
-        Assert.Equal(6, manifest.Step);
+        Assert.Equal(5, manifest.Step);
         foreach (var file in new[] { "config.json", "model.safetensors", "trainer_state.json", "optimizer.bin", JobBlobs.JobFileName })
             Assert.Contains(manifest.Files, f => f.Path == file);
-        Assert.Equal(6, Checkpoint.ReadState(local)!.Step);
+        Assert.Equal(5, Checkpoint.ReadState(local)!.Step);
         Assert.Equal(runId, RmtJson.ParseJob(File.ReadAllText(Path.Combine(local, JobBlobs.JobFileName)), "stage_job.json").RunId);
 
         var metrics = (await harness.Store.ReadTextAsync(BlobLayout.StageMetrics(runId, "pretrain")))!.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal([1L, 2, 3, 4, 5, 6], metrics.Select(l => JobsJson.TryParse<MetricsLine>(l)!.Step));
+        Assert.Equal([1L, 2, 3, 4, 5], metrics.Select(l => JobsJson.TryParse<MetricsLine>(l)!.Step));
         var report = await harness.Store.ReadTextAsync(BlobLayout.StageReport(runId, "pretrain"));
         Assert.Contains($"# Stage report: pretrain (pretrain) of run {runId}", report, StringComparison.Ordinal);
         Assert.Contains("| validation_loss |", report, StringComparison.Ordinal);
@@ -58,12 +58,12 @@ public sealed class JobLifecycleTests(AzuriteFixture azurite)
         Assert.True(await harness.Store.ExistsAsync(JobBlobs.Plot(runId, "pretrain", "progress-loss.png")));
 
         // A later attempt of a completed stage (its completed event was lost) republishes the result and trains nothing.
-        var again = await harness.Runner(TinyJobs.Executors).RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(runId, attempt: 2)), "retry", stop, CancellationToken.None);
+        var again = await harness.Runner(TinyJobs.Executors).RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(runId, attempt: 2, steps: 5, checkpointEvery: 3)), "retry", stop, CancellationToken.None);
         Assert.Equal(JobExitCode.Done, again.ExitCode);
         var second = await harness.DrainAsync(runId);
         Assert.Equal([StageEventKind.Accepted, StageEventKind.Completed], second.Select(e => e.Kind));
         Assert.Equal(completed.Checkpoint, second[1].Result!.Checkpoint);
-        Assert.Equal([6L, 3], (await harness.Store.ListCheckpointsAsync(runId, "pretrain")).Select(c => c.Step));
+        Assert.Equal([5L, 3], (await harness.Store.ListCheckpointsAsync(runId, "pretrain")).Select(c => c.Step));
     }
 
     [Fact]

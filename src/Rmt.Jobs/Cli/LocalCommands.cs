@@ -1,124 +1,109 @@
-using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Rmt.Contracts;
 using Rmt.Jobs.Local;
 
 namespace Rmt.Jobs.Cli;
 
+/// <summary>Options of `train`.</summary>
+/// <param name="Kind">pretrain, mid-train or post-train.</param>
+/// <param name="Dataset">Training data (text corpus; GSM8K-style jsonl for post-train).</param>
+/// <param name="Out">checkpoints/step-N, metrics.jsonl, report.md, plots/; the same --out resumes.</param>
+/// <param name="Base">Starting checkpoint folder; needed except for pretrain.</param>
+/// <param name="EvalDataset">Held-out data for the stage's own evaluation.</param>
+/// <param name="ConfigFile">The stage config as JSON (PretrainConfig, MidTrainConfig, PostTrainConfig).</param>
+/// <param name="Steps">Overrides schedule.steps.</param>
+/// <param name="Device">Overrides schedule.device.</param>
+public sealed record TrainOptions(
+    string Kind, string Dataset, string Out, string? Base = null, string? EvalDataset = null,
+    string? ConfigFile = null, int? Steps = null, string? Device = null);
+
+/// <summary>Options of `eval`.</summary>
+public sealed record EvalOptions(
+    string Checkpoint, string Dataset, string Out, string? ConfigFile = null, int? MaxExamples = null, string? Device = null);
+
 /// <summary>`train` and `eval`: the stage executors of the GPU job on local folders, for a person at
 /// a terminal. No storage account, no queue: inputs are files, outputs go to --out (checkpoints,
 /// metrics.jsonl, report.md, plots). Running the same command again resumes from the newest valid
-/// checkpoint in --out.</summary>
+/// checkpoint in --out. Exit codes: 0 done, 2 bad options or config, 5 failed, 130 stopped.</summary>
 public static class LocalCommands
 {
     /// <summary>Run id of local runs (checkpoint manifests name it).</summary>
     public const string LocalRunId = "local";
 
-    public const string TrainUsage = """
-        usage: Rmt.GpuJob train --kind pretrain|mid-train|post-train --dataset FILE --out DIR
-                                [--base DIR] [--eval-dataset FILE] [--config FILE] [--steps N] [--device cpu|cuda]
+    public const string TrainUsage =
+        "--kind pretrain|mid-train|post-train --dataset FILE --out DIR [--base DIR] [--eval-dataset FILE] [--config FILE] [--steps N] [--device cpu|cuda]\n" +
+        "  Trains one stage on local files with the executors of `run`, with a progress bar. --out gets checkpoints/step-N,\n" +
+        "  metrics.jsonl, report.md and plots/; running it again resumes. --config is the stage config JSON\n" +
+        "  (PretrainConfig, MidTrainConfig or PostTrainConfig). exit codes: 0 done, 2 bad options, 5 failed, 130 Ctrl+C (checkpoint saved)";
 
-        Trains one stage on local files with the same executors as `run`, showing a progress bar.
-          --kind KIND          pretrain (from scratch unless --base), mid-train (RMT or a baseline), post-train (math GRPO)
-          --dataset FILE       training data (text corpus; GSM8K-style jsonl for post-train)
-          --out DIR            checkpoints/step-N, metrics.jsonl, report.md, plots/; rerun to resume
-          --base DIR           starting checkpoint (HF folder: config.json, model.safetensors, tokenizer); needed except for pretrain
-          --eval-dataset FILE  held-out data for the stage's own evaluation
-          --config FILE        the stage config as JSON (PretrainConfig, MidTrainConfig or PostTrainConfig); defaults otherwise
-          --steps N            override schedule.steps
-          --device DEV         override schedule.device: cpu, cuda, cuda:N
-        exit codes: 0 done, 2 bad command line or config, 5 failed, 130 stopped by Ctrl+C (checkpoint saved)
-        """;
+    public const string EvalUsage =
+        "--checkpoint DIR --dataset FILE --out DIR [--config FILE] [--max-examples N] [--device cpu|cuda]\n" +
+        "  Evaluates a checkpoint with the eval stage's evaluators; writes report.md and result.json to --out.\n" +
+        "  exit codes: 0 done, 2 bad options, 5 failed, 130 Ctrl+C";
 
-    public const string EvalUsage = """
-        usage: Rmt.GpuJob eval --checkpoint DIR --dataset FILE --out DIR [--config FILE] [--max-examples N] [--device cpu|cuda]
+    public static Task<int> TrainAsync(TrainOptions options, StageExecutors executors, TextWriter output, TextWriter error) =>
+        RunAsync("train", () => PlanTraining(options), executors, output, error);
 
-        Evaluates a checkpoint with the evaluators of the eval stage and writes report.md and result.json to --out.
-          --checkpoint DIR     the checkpoint to evaluate (HF folder)
-          --dataset FILE       held-out data: a text corpus (next-token reasoning accuracy by entropy tier)
-                               or GSM8K-style jsonl (math accuracy)
-          --config FILE        EvalConfig as JSON
-          --max-examples N     override eval.maxExamples
-          --device DEV         override eval.device
-        exit codes: 0 done, 2 bad command line or config, 5 failed, 130 stopped by Ctrl+C
-        """;
+    public static Task<int> EvalAsync(EvalOptions options, StageExecutors executors, TextWriter output, TextWriter error) =>
+        RunAsync("eval", () => PlanEvaluation(options), executors, output, error);
 
-    public static Task<int> TrainAsync(IReadOnlyList<string> args, StageExecutors executors, TextWriter output, TextWriter error) =>
-        RunAsync("train", TrainUsage, args, ["kind", "dataset", "out", "base", "eval-dataset", "config", "steps", "device"], executors, output, error,
-            PlanTraining);
-
-    public static Task<int> EvalAsync(IReadOnlyList<string> args, StageExecutors executors, TextWriter output, TextWriter error) =>
-        RunAsync("eval", EvalUsage, args, ["checkpoint", "dataset", "out", "config", "max-examples", "device"], executors, output, error,
-            PlanEvaluation);
-
-    /// <summary>The job, inputs and output folder of a `train` command line.</summary>
-    public static (StageJob Job, LocalStageInputs Inputs, string Out) PlanTraining(CliArgs options)
+    /// <summary>The job, inputs and output folder of a `train` command.</summary>
+    public static (StageJob Job, LocalStageInputs Inputs, string Out) PlanTraining(TrainOptions options)
     {
-        var kind = StageKinds.Parse(options.Require("kind", "which stage to train"));
-        if (kind == StageKind.Eval) throw new CliException("train: --kind eval is the `eval` command");
-        var json = options.Get("config") is { } file ? ReadConfig(file) : "{}";
-        var steps = options.Has("steps") ? options.Int("steps", 0, 1, 10_000_000) : (int?)null;
-        var device = options.Get("device");
+        var kind = StageKinds.Parse(options.Kind);
+        if (kind == StageKind.Eval) throw new ContractException("train: --kind eval is the `eval` command");
+        var json = ReadConfig(options.ConfigFile);
         TrainingSchedule Override(TrainingSchedule s) => s with
         {
-            Steps = steps ?? s.Steps,
-            WarmupSteps = Math.Min(s.WarmupSteps, steps ?? s.Steps),
-            Device = device ?? s.Device,
+            Steps = options.Steps ?? s.Steps,
+            WarmupSteps = Math.Min(s.WarmupSteps, options.Steps ?? s.Steps),
+            Device = options.Device ?? s.Device,
         };
         var job = new StageJob(LocalRunId, kind.ToName(), kind, 1, BlobLayout.CheckpointPrefix(LocalRunId, kind.ToName()));
         switch (kind)
         {
             case StageKind.Pretrain:
-                var pretrain = RmtJson.Parse<PretrainConfig>(json, "pretrain config");
+                var pretrain = RmtJson.Parse<PretrainConfig>(json, options.ConfigFile ?? "pretrain config");
                 job = job with { Pretrain = pretrain with { Schedule = Override(pretrain.Schedule) } };
                 break;
             case StageKind.MidTrain:
-                var midTrain = RmtJson.Parse<MidTrainConfig>(json, "mid-train config");
+                var midTrain = RmtJson.Parse<MidTrainConfig>(json, options.ConfigFile ?? "mid-train config");
                 job = job with { MidTrain = midTrain with { Schedule = Override(midTrain.Schedule) } };
                 break;
             default:
-                var postTrain = RmtJson.Parse<PostTrainConfig>(json, "post-train config");
+                var postTrain = RmtJson.Parse<PostTrainConfig>(json, options.ConfigFile ?? "post-train config");
                 job = job with { PostTrain = postTrain with { Schedule = Override(postTrain.Schedule) } };
                 break;
         }
-        var baseDir = options.Get("base");
-        if (kind != StageKind.Pretrain && baseDir is null)
-            throw new CliException($"train: --kind {kind.ToName()} needs --base DIR (the checkpoint to start from)");
-        var inputs = new LocalStageInputs(options.Require("dataset", "the training data"), options.Get("eval-dataset"), baseDir);
-        return (job, inputs, options.Require("out", "where checkpoints and the report go"));
+        if (kind != StageKind.Pretrain && options.Base is null)
+            throw new ContractException($"train: --kind {kind.ToName()} needs --base DIR (the checkpoint to start from)");
+        return (job, new LocalStageInputs(options.Dataset, options.EvalDataset, options.Base), options.Out);
     }
 
-    /// <summary>The job, inputs and output folder of an `eval` command line.</summary>
-    public static (StageJob Job, LocalStageInputs Inputs, string Out) PlanEvaluation(CliArgs options)
+    /// <summary>The job, inputs and output folder of an `eval` command.</summary>
+    public static (StageJob Job, LocalStageInputs Inputs, string Out) PlanEvaluation(EvalOptions options)
     {
-        var config = RmtJson.Parse<EvalConfig>(options.Get("config") is { } file ? ReadConfig(file) : "{}", "eval config");
+        var config = RmtJson.Parse<EvalConfig>(ReadConfig(options.ConfigFile), options.ConfigFile ?? "eval config");
         config = config with
         {
-            MaxExamples = options.Has("max-examples") ? options.Int("max-examples", 0, 1, 10_000_000) : config.MaxExamples,
-            Device = options.Get("device") ?? config.Device,
+            MaxExamples = options.MaxExamples ?? config.MaxExamples,
+            Device = options.Device ?? config.Device,
         };
         var job = new StageJob(LocalRunId, "eval", StageKind.Eval, 1, BlobLayout.CheckpointPrefix(LocalRunId, "eval"), Eval: config);
-        var inputs = new LocalStageInputs(options.Require("dataset", "the held-out data"), null, options.Require("checkpoint", "the checkpoint to evaluate"));
-        return (job, inputs, options.Require("out", "where the report goes"));
+        return (job, new LocalStageInputs(options.Dataset, null, options.Checkpoint), options.Out);
     }
 
-    private static async Task<int> RunAsync(string command, string usage, IReadOnlyList<string> args, string[] valueOptions, StageExecutors executors,
-        TextWriter output, TextWriter error, Func<CliArgs, (StageJob Job, LocalStageInputs Inputs, string Out)> plan)
+    private static async Task<int> RunAsync(string command, Func<(StageJob Job, LocalStageInputs Inputs, string Out)> plan,
+        StageExecutors executors, TextWriter output, TextWriter error)
     {
         (StageJob Job, LocalStageInputs Inputs, string Out) work;
         try
         {
-            var options = CliArgs.Parse(command, args, valueOptions, []);
-            if (options.Help)
-            {
-                await output.WriteLineAsync(usage);
-                return 0;
-            }
-            work = plan(options);
+            work = plan();
         }
-        catch (Exception e) when (e is CliException or ContractException)
+        catch (ContractException e)
         {
-            await error.WriteLineAsync(e.Message);
+            await error.WriteLineAsync($"{command}: {e.Message}");
             return (int)JobExitCode.InvalidJob;
         }
 
@@ -126,17 +111,7 @@ public static class LocalCommands
         var logger = loggers.CreateLogger($"Rmt.{command}");
         using var stop = new JobStopSignal();
         using var abort = new CancellationTokenSource();
-        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, context =>
-        {
-            context.Cancel = true;
-            if (stop.IsRequested) abort.Cancel();
-            else stop.Request(StopReason.UserCancel, "stopped by Ctrl+C");
-        });
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, context =>
-        {
-            context.Cancel = true;
-            stop.Request(StopReason.Preempted, "stopped by SIGTERM");
-        });
+        using var signals = JobSignals.Register(stop, abort, logger);
         var printer = new ProgressPrinter(output, interactive: !Console.IsOutputRedirected);
         var run = new LocalStageRun(executors, logger, printer.Draw);
         try
@@ -150,7 +125,7 @@ public static class LocalCommands
         }
         catch (ContractException e)
         {
-            printer.Line($"{command}: {e.Message}");
+            await error.WriteLineAsync($"{command}: {e.Message}");
             return (int)JobExitCode.InvalidJob;
         }
         catch (OperationCanceledException) when (abort.IsCancellationRequested)
@@ -161,11 +136,13 @@ public static class LocalCommands
         catch (Exception e)
         {
             logger.LogError(e, "{Command} failed", command);
-            printer.Line($"{command} failed: {FailureClassifier.Describe(e)}");
+            await error.WriteLineAsync($"{command} failed: {FailureClassifier.Describe(e)}");
             return (int)JobExitCode.FailedPermanent;
         }
     }
 
-    private static string ReadConfig(string file) =>
-        File.Exists(file) ? File.ReadAllText(file) : throw new CliException($"--config '{file}' does not exist");
+    private static string ReadConfig(string? file) =>
+        file is null ? "{}"
+        : File.Exists(file) ? File.ReadAllText(file)
+        : throw new ContractException($"--config '{file}' does not exist");
 }

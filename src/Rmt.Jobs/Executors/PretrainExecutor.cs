@@ -48,6 +48,7 @@ public sealed class PretrainExecutor : IStageExecutor
                 await context.AfterStepAsync(new StepMetrics(step.Step, Loss: step.Loss, TokensPerSecond: step.TokensPerSecond), Save, ct);
             }
 
+            await context.SaveFinalCheckpointAsync(trainer.Step, Save, ct);
             var metrics = new Dictionary<string, double>
             {
                 ["steps"] = trainer.Step,
@@ -63,7 +64,7 @@ public sealed class PretrainExecutor : IStageExecutor
                 metrics["validation_perplexity"] = Math.Exp(validationLoss);
             }
             sections.Add(Sample(trainer.Model, tokenizer, corpus, config.SequenceLength, schedule.Seed));
-            return new StageOutcome(trainer.Step, metrics, Save, sections, []);
+            return new StageOutcome(trainer.Step, metrics, HasCheckpoint: true, sections, []);
         }
         finally
         {

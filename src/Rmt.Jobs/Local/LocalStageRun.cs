@@ -82,7 +82,11 @@ public sealed class LocalStageRun(StageExecutors executors, ILogger logger, Acti
         var workDir = Path.Combine(outDir, "work");
         Directory.CreateDirectory(workDir);
         var context = new StageContext(job, workDir, inputs.Dataset, inputs.EvalDataset, inputs.BaseCheckpoint, resume, total, stop, logger,
-            null, AfterStep, ReportOnly);
+            null, AfterStep, ReportOnly, (step, write, _) =>
+            {
+                if (lastCheckpoint != step) Save(step, write);
+                return Task.CompletedTask;
+            });
         StageOutcome outcome;
         try
         {
@@ -98,8 +102,9 @@ public sealed class LocalStageRun(StageExecutors executors, ILogger logger, Acti
             return new JobOutcome(JobExitCode.Cancelled, message, job, Failure: new StageFailure(FailureKind.Cancelled, message, stop.Retryable));
         }
 
-        if (outcome.WriteFinalCheckpoint is not null && lastCheckpoint != outcome.FinalStep) Save(outcome.FinalStep, outcome.WriteFinalCheckpoint);
-        var checkpoint = outcome.WriteFinalCheckpoint is null ? null : new CheckpointRef(Path.Combine(checkpointsDir, $"step-{outcome.FinalStep}"), outcome.FinalStep);
+        if (outcome.HasCheckpoint && lastCheckpoint != outcome.FinalStep)
+            throw new InvalidOperationException($"the stage ended at step {outcome.FinalStep} without saving its final checkpoint (SaveFinalCheckpointAsync)");
+        var checkpoint = outcome.HasCheckpoint ? new CheckpointRef(Path.Combine(checkpointsDir, $"step-{outcome.FinalStep}"), outcome.FinalStep) : null;
         var history = File.Exists(metricsFile)
             ? StageReport.Deduplicate(File.ReadLines(metricsFile).Select(JobsJson.TryParse<MetricsLine>).OfType<MetricsLine>())
             : [];
