@@ -246,8 +246,12 @@ public sealed class JobRunner
             catch (Exception e)
             {
                 var failure = FailureClassifier.Classify(e, _phase);
-                Logger.LogError(e, "job {MessageId} failed ({Kind}, retryable {Retryable}): {Message}",
-                    _job.MessageId, failure.Kind, failure.Retryable, failure.Message);
+                if (failure.Kind == FailureKind.InvalidInput) // the message says it all; a stack trace would bury it
+                    Logger.LogError("job {MessageId} failed ({Kind}, retryable {Retryable}): {Message}",
+                        _job.MessageId, failure.Kind, failure.Retryable, failure.Message);
+                else
+                    Logger.LogError(e, "job {MessageId} failed ({Kind}, retryable {Retryable}): {Message}",
+                        _job.MessageId, failure.Kind, failure.Retryable, failure.Message);
                 await PublishFailureAsync(failure, _lastCheckpoint);
                 return new JobOutcome(failure.Retryable ? JobExitCode.FailedRetryable : JobExitCode.FailedPermanent,
                     failure.Message, _job, Failure: failure);
