@@ -68,6 +68,12 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             : throw new TokenizerFormatException($"{source}: no '{ThinkEndToken}' special token; RMT needs <think> and </think> as added tokens");
     }
 
+    /// <summary>Whether this runtime can NFC-normalize (it needs ICU; with InvariantGlobalization
+    /// .NET returns text unchanged). Where it cannot, a tokenizer.json with an NFC normalizer encodes
+    /// text as given, which differs from Hugging Face only for text that is not already NFC
+    /// (decomposed accents); most text is NFC.</summary>
+    public static bool NormalizationAvailable { get; } = "e\u0301".Normalize(NormalizationForm.FormC) == "\u00e9";
+
     public int VocabSize => idToToken.Length;
     public int EndOfText { get; }
     public int ThinkStart { get; }
@@ -220,15 +226,26 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             foreach (byte b in Encoding.UTF8.GetBytes(text)) ids.Add(ByteId(b));
             return;
         }
+        // Split "Isolated": every match is a pre-token, and so is every stretch between matches.
+        int at = 0;
         foreach (Match m in splitter.Matches(text))
         {
-            if (!wordCache.TryGetValue(m.Value, out var wordIds))
-            {
-                wordIds = EncodeWord(m.Value);
-                if (wordCache.Count < 100_000) wordCache[m.Value] = wordIds;
-            }
-            ids.AddRange(wordIds);
+            if (m.Length == 0) continue;
+            if (m.Index > at) AddWord(text[at..m.Index], ids);
+            AddWord(m.Value, ids);
+            at = m.Index + m.Length;
         }
+        if (at < text.Length) AddWord(text[at..], ids);
+    }
+
+    private void AddWord(string word, List<int> ids)
+    {
+        if (!wordCache.TryGetValue(word, out var wordIds))
+        {
+            wordIds = EncodeWord(word);
+            if (wordCache.Count < 100_000) wordCache[word] = wordIds;
+        }
+        ids.AddRange(wordIds);
     }
 
     private int ByteId(byte b) => byteIds[b] >= 0 ? byteIds[b]
