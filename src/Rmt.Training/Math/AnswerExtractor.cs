@@ -1,6 +1,6 @@
 using System.Text.RegularExpressions;
 
-namespace Rmt.Training.Math;
+namespace Rmt.Training.PostTraining;
 
 /// <summary>Where an extracted answer came from, strongest first.</summary>
 public enum AnswerSource

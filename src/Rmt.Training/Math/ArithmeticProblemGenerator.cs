@@ -1,7 +1,7 @@
 using System.Globalization;
 using Rmt.Contracts;
 
-namespace Rmt.Training.Math;
+namespace Rmt.Training.PostTraining;
 
 /// <summary>How hard the generated problems are.</summary>
 public sealed record ArithmeticDifficulty(

@@ -1,7 +1,7 @@
 using System.Text;
 using System.Text.Json;
 
-namespace Rmt.Training.Math;
+namespace Rmt.Training.PostTraining;
 
 /// <summary>Reads and writes GSM8K-format jsonl: one object per line with string fields
 /// <c>question</c> and <c>answer</c>, the answer ending with <c>#### final</c>. Extra fields are

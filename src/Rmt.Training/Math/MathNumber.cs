@@ -2,7 +2,7 @@ using System.Globalization;
 using System.Numerics;
 using System.Text.RegularExpressions;
 
-namespace Rmt.Training.Math;
+namespace Rmt.Training.PostTraining;
 
 /// <summary>An exact rational number: what a math answer normalises to, so that "1,080", "$1080.00",
 /// "1080 dollars" are one value and 3/4 == 0.75 holds exactly (no floating-point tolerance). Values

@@ -1,4 +1,4 @@
-namespace Rmt.Training.Math;
+namespace Rmt.Training.PostTraining;
 
 /// <summary>One math problem in GSM8K form: <see cref="Answer"/> holds a worked solution and ends
 /// with <c>#### x</c>, the final answer. Both the GSM8K loader and the arithmetic generator make

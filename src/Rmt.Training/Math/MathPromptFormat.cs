@@ -1,4 +1,4 @@
-namespace Rmt.Training.Math;
+namespace Rmt.Training.PostTraining;
 
 /// <summary>The one prompt format of math post-training, for tiny and large models alike:
 /// <code>

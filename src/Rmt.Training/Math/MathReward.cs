@@ -1,4 +1,4 @@
-namespace Rmt.Training.Math;
+namespace Rmt.Training.PostTraining;
 
 /// <summary>The parts of one completion's reward, kept apart for logging.</summary>
 public sealed record MathRewardBreakdown(double Correct, double Format, double Total);

@@ -1,6 +1,6 @@
-using Rmt.Training.Math;
+using Rmt.Training.PostTraining;
 
-namespace Rmt.Training.Tests.Math;
+namespace Rmt.Training.Tests.PostTraining;
 
 public sealed class AnswerCheckingTests
 {

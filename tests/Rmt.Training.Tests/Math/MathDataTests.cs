@@ -1,7 +1,7 @@
 using Rmt.Contracts;
-using Rmt.Training.Math;
+using Rmt.Training.PostTraining;
 
-namespace Rmt.Training.Tests.Math;
+namespace Rmt.Training.Tests.PostTraining;
 
 public sealed class MathDataTests
 {

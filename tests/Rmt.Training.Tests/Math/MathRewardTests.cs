@@ -1,7 +1,7 @@
 using Rmt.Contracts;
-using Rmt.Training.Math;
+using Rmt.Training.PostTraining;
 
-namespace Rmt.Training.Tests.Math;
+namespace Rmt.Training.Tests.PostTraining;
 
 public sealed class MathRewardTests
 {
@@ -63,5 +63,26 @@ public sealed class MathRewardTests
         var json = RmtJson.Serialize(new PostTrainConfig(GroupSize: 4, KlWeight: 0));
         Assert.Equal(new PostTrainConfig(GroupSize: 4, KlWeight: 0), RmtJson.Parse<PostTrainConfig>(json, "config"));
         Assert.Equal(1e-4, RmtJson.Parse<PostTrainConfig>("{}", "config").Schedule.LearningRate);
+    }
+}
+
+public sealed class PassAtKTests
+{
+    [Theory]
+    [InlineData(8, 0, 4, 0.0)]
+    [InlineData(8, 8, 4, 1.0)]
+    [InlineData(8, 5, 4, 1.0)]                  // only 3 wrong: any 4 contain a right one
+    [InlineData(4, 1, 1, 0.25)]                 // pass@1 is the fraction correct
+    [InlineData(10, 3, 1, 0.3)]
+    [InlineData(4, 1, 2, 0.5)]                  // 1 - C(3,2)/C(4,2) = 1 - 3/6
+    [InlineData(10, 2, 3, 1.0 - 56.0 / 120.0)]  // 1 - C(8,3)/C(10,3)
+    public void Pass_at_k_matches_the_binomial_formula(int n, int c, int k, double expected) =>
+        Assert.Equal(expected, PassAtK.Estimate(n, c, k), precision: 12);
+
+    [Fact]
+    public void Pass_at_k_rejects_impossible_counts()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => PassAtK.Estimate(4, 5, 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => PassAtK.Estimate(4, 1, 5));
     }
 }

@@ -1,4 +1,4 @@
-namespace Rmt.Training.Tests.Math;
+namespace Rmt.Training.Tests.PostTraining;
 
 /// <summary>Finds ../shared/data from the test's working directory (a worktree's bin folder).</summary>
 internal static class SharedData
