@@ -50,19 +50,44 @@ public sealed record PretrainConfig(
     }
 }
 
-/// <summary>Reinforcement mid-training (arXiv 2509.24375). Fields grow with the RMT trainer.</summary>
+/// <summary>Reinforcement mid-training (arXiv 2509.24375) and its baselines and ablations, which are
+/// configurations of the same trainer (<see cref="MidTrainPresets"/>). Nested knobs live in
+/// MidTrainSettings.cs. Defaults suit tiny from-scratch models; <see cref="MidTrainPresets.Paper"/>
+/// holds the paper's 14B numbers.</summary>
 public sealed record MidTrainConfig(
     TrainingSchedule? Schedule = null,
     int GroupSize = 8,               // G responses per key position (paper: 8)
-    double NtpWeight = 0.1)          // lambda in L = L_RL + lambda * L_NTP (paper: 0.1)
+    double NtpWeight = 0.1,          // lambda in L = L_RL + lambda * L_NTP (paper: 0.1); 0 = RL only (RPT, "w/o NTP")
+    bool Reinforcement = true,       // false: NTP-only continued training, the "NTP, same compute" baseline
+    int ContextTokens = 96,          // prefix tokens before a key position shown in the prompt and scored by NTP
+    int NtpTailTokens = 32,          // tokens after the key position that also get the NTP loss
+    BudgetConfig? Budget = null,
+    CurriculumConfig? Curriculum = null,
+    RewardConfig? Reward = null,
+    GrpoConfig? Grpo = null,
+    RolloutConfig? Rollout = null)
 {
     public TrainingSchedule Schedule { get; init; } = Schedule ?? new TrainingSchedule();
+    public BudgetConfig Budget { get; init; } = Budget ?? new BudgetConfig();
+    public CurriculumConfig Curriculum { get; init; } = Curriculum ?? new CurriculumConfig();
+    public RewardConfig Reward { get; init; } = Reward ?? new RewardConfig();
+    public GrpoConfig Grpo { get; init; } = Grpo ?? new GrpoConfig();
+    public RolloutConfig Rollout { get; init; } = Rollout ?? new RolloutConfig();
 
     public void Validate()
     {
         Schedule.Validate("midTrain.schedule");
         Validation.Range(GroupSize, 2, 1024, "midTrain.groupSize");
         Validation.Range(NtpWeight, 0.0, 100.0, "midTrain.ntpWeight");
+        Validation.Range(ContextTokens, 1, 1 << 20, "midTrain.contextTokens");
+        Validation.Range(NtpTailTokens, 0, 1 << 20, "midTrain.ntpTailTokens");
+        if (!Reinforcement && NtpWeight <= 0)
+            throw new ContractException("midTrain.ntpWeight is 0 while midTrain.reinforcement is false: nothing would be trained; set ntpWeight > 0 or reinforcement true");
+        Budget.Validate("midTrain.budget");
+        Curriculum.Validate("midTrain.curriculum");
+        Reward.Validate("midTrain.reward");
+        Grpo.Validate("midTrain.grpo");
+        Rollout.Validate("midTrain.rollout");
     }
 }
 
