@@ -101,12 +101,18 @@ public sealed record PostTrainConfig(
     int MaxNewTokens = 64,           // reasoning + answer budget; enough for multi-step arithmetic, raise to 256+ for GSM8K
     double Temperature = 1.0,        // sample the policy as it is, so the policy-gradient estimate is unbiased
     double FormatRewardWeight = 0.1, // bonus for "<think>...</think> #### x"; small so it never outweighs a correct answer
-    double KlWeight = 0.04,          // beta of the KL penalty to the base checkpoint (DeepSeekMath GRPO value); 0 = no reference model
     int EvalSize = 200,              // held-out problems scored before, during and after training
     int EvalEvery = 0,               // steps between held-out evaluations during training; 0 = before and after only
     int PassAtK = 4,                 // k of pass@k
-    int EvalSamples = 8)             // samples per held-out problem for pass@k (unbiased estimator, needs >= k)
+    int EvalSamples = 8,             // samples per held-out problem for pass@k (unbiased estimator, needs >= k)
+    GrpoConfig? Grpo = null)         // advantages, clipping and KL: the mid-training trainer's GRPO knobs, shared
 {
+    /// <summary>Post-training keeps the policy near its starting checkpoint: KL beta 0.04 is the
+    /// DeepSeekMath GRPO value (mid-training's default is 0).</summary>
+    public static GrpoConfig DefaultGrpo { get; } = new(KlWeight: 0.04);
+
+    public GrpoConfig Grpo { get; init; } = Grpo ?? DefaultGrpo;
+
     /// <summary>RL on a pretrained model takes smaller steps than pretraining from scratch.</summary>
     public static TrainingSchedule DefaultSchedule { get; } = new(Steps: 200, BatchSize: 8, LearningRate: 1e-4, WarmupSteps: 5, WeightDecay: 0.0);
 
@@ -119,13 +125,13 @@ public sealed record PostTrainConfig(
         Validation.Range(MaxNewTokens, 1, 32_768, "postTrain.maxNewTokens");
         Validation.Range(Temperature, 0.05, 5.0, "postTrain.temperature");
         Validation.Range(FormatRewardWeight, 0.0, 1.0, "postTrain.formatRewardWeight");
-        Validation.Range(KlWeight, 0.0, 10.0, "postTrain.klWeight");
         Validation.Range(EvalSize, 1, 1_000_000, "postTrain.evalSize");
         Validation.Range(EvalEvery, 0, 10_000_000, "postTrain.evalEvery");
         Validation.Range(PassAtK, 1, 1024, "postTrain.passAtK");
         Validation.Range(EvalSamples, 1, 1024, "postTrain.evalSamples");
         if (EvalSamples < PassAtK)
             throw new ContractException($"postTrain.evalSamples is {EvalSamples}; pass@{PassAtK} needs at least {PassAtK} samples per problem; raise evalSamples or lower passAtK");
+        Grpo.Validate("postTrain.grpo");
     }
 }
 

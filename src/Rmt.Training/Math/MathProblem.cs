@@ -27,3 +27,12 @@ public sealed class MathDataException : Exception
     public MathDataException(string message, Exception inner) : base(message, inner) { }
     public MathDataException() { }
 }
+
+/// <summary>The post-training stage refuses its inputs (base checkpoint, tokenizer, data, config);
+/// the message names the input, the problem and the fix.</summary>
+public sealed class PostTrainException : Exception
+{
+    public PostTrainException(string message) : base(message) { }
+    public PostTrainException(string message, Exception inner) : base(message, inner) { }
+    public PostTrainException() { }
+}

@@ -61,7 +61,7 @@ public static class MathTokens
     {
         var missing = MissingPieces(tokenizer, model.Config.VocabSize);
         if (missing.Count > 0)
-            throw new MathDataException(
+            throw new PostTrainException(
                 $"base checkpoint '{checkpoint}': its tokenizer cannot write {string.Join(", ", missing.Select(Show))}, which math post-training needs " +
                 $"(prompt format: question, <think>, reasoning, </think>, '#### answer'); start from a checkpoint whose tokenizer has them (the byte tokenizer has all)");
     }

@@ -60,9 +60,11 @@ public sealed class MathRewardTests
         Assert.Contains("postTrain.formatRewardWeight", Assert.Throws<ContractException>(() => new PostTrainConfig(FormatRewardWeight: 2).Validate()).Message, StringComparison.Ordinal);
         var error = Assert.Throws<ContractException>(() => new PostTrainConfig(PassAtK: 8, EvalSamples: 4).Validate());
         Assert.Contains("postTrain.evalSamples is 4", error.Message, StringComparison.Ordinal);
-        var json = RmtJson.Serialize(new PostTrainConfig(GroupSize: 4, KlWeight: 0));
-        Assert.Equal(new PostTrainConfig(GroupSize: 4, KlWeight: 0), RmtJson.Parse<PostTrainConfig>(json, "config"));
+        var json = RmtJson.Serialize(new PostTrainConfig(GroupSize: 4, Grpo: new GrpoConfig(KlWeight: 0)));
+        Assert.Equal(new PostTrainConfig(GroupSize: 4, Grpo: new GrpoConfig(KlWeight: 0)), RmtJson.Parse<PostTrainConfig>(json, "config"));
         Assert.Equal(1e-4, RmtJson.Parse<PostTrainConfig>("{}", "config").Schedule.LearningRate);
+        Assert.Equal(0.04, RmtJson.Parse<PostTrainConfig>("{}", "config").Grpo.KlWeight);
+        Assert.Contains("postTrain.grpo.klWeight", Assert.Throws<ContractException>(() => new PostTrainConfig(Grpo: new GrpoConfig(KlWeight: -1)).Validate()).Message, StringComparison.Ordinal);
     }
 }
 
