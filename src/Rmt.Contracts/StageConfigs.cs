@@ -105,6 +105,7 @@ public sealed record PostTrainConfig(
     int EvalEvery = 0,               // steps between held-out evaluations during training; 0 = before and after only
     int PassAtK = 4,                 // k of pass@k
     int EvalSamples = 8,             // samples per held-out problem for pass@k (unbiased estimator, needs >= k)
+    int FormatWarmupSteps = 0,       // NTP steps on worked solutions before GRPO; tiny models that never saw "#### x" need some, 0 = pure RL
     GrpoConfig? Grpo = null)         // advantages, clipping and KL: the mid-training trainer's GRPO knobs, shared
 {
     /// <summary>Post-training keeps the policy near its starting checkpoint: KL beta 0.04 is the
@@ -131,6 +132,7 @@ public sealed record PostTrainConfig(
         Validation.Range(EvalSamples, 1, 1024, "postTrain.evalSamples");
         if (EvalSamples < PassAtK)
             throw new ContractException($"postTrain.evalSamples is {EvalSamples}; pass@{PassAtK} needs at least {PassAtK} samples per problem; raise evalSamples or lower passAtK");
+        Validation.Range(FormatWarmupSteps, 0, 10_000_000, "postTrain.formatWarmupSteps");
         Grpo.Validate("postTrain.grpo");
     }
 }
