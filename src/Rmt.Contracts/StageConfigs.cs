@@ -106,6 +106,7 @@ public sealed record PostTrainConfig(
     int PassAtK = 4,                 // k of pass@k
     int EvalSamples = 8,             // samples per held-out problem for pass@k (unbiased estimator, needs >= k)
     int FormatWarmupSteps = 0,       // NTP steps on worked solutions before GRPO; tiny models that never saw "#### x" need some, 0 = pure RL
+    double FormatWarmupLearningRate = 1e-3, // supervised steps tolerate a larger rate than RL (tiny-model pretraining uses 3e-3)
     GrpoConfig? Grpo = null)         // advantages, clipping and KL: the mid-training trainer's GRPO knobs, shared
 {
     /// <summary>Post-training keeps the policy near its starting checkpoint: KL beta 0.04 is the
@@ -133,6 +134,7 @@ public sealed record PostTrainConfig(
         if (EvalSamples < PassAtK)
             throw new ContractException($"postTrain.evalSamples is {EvalSamples}; pass@{PassAtK} needs at least {PassAtK} samples per problem; raise evalSamples or lower passAtK");
         Validation.Range(FormatWarmupSteps, 0, 10_000_000, "postTrain.formatWarmupSteps");
+        Validation.Range(FormatWarmupLearningRate, 1e-12, 1.0, "postTrain.formatWarmupLearningRate");
         Grpo.Validate("postTrain.grpo");
     }
 }

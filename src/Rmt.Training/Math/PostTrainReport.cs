@@ -10,6 +10,9 @@ namespace Rmt.Training.PostTraining;
 /// of several starting checkpoints post-trained with the same budget (the paper's claim).</summary>
 public static class PostTrainReport
 {
+    // Gradient norms are NaN on steps without signal; write them as "NaN" rather than fail.
+    private static readonly JsonSerializerOptions MetricsJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
+
     /// <summary>Writes post-train.md, metrics.json (per step) and the plots into <paramref name="dir"/>.</summary>
     public static void Write(PostTrainResult result, PostTrainConfig config, PostTrainInputs inputs, string dir)
     {
@@ -28,7 +31,7 @@ public static class PostTrainReport
         foreach (var e in result.After.Examples)
             md.AppendLine(Inv($"- {(e.Correct ? "right" : "wrong")} (reference {e.Reference}): `{Flat(e.Question)}` -> `{Flat(e.Completion)}`"));
         File.WriteAllText(Path.Combine(dir, "post-train.md"), md.ToString());
-        File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(new { result.Steps, result.Evaluations, metrics = result.Metrics }));
+        File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(new { result.Steps, result.Evaluations, metrics = result.Metrics }, MetricsJson));
         File.WriteAllText(Path.Combine(dir, "post-train-config.json"), RmtJson.Serialize(config, indented: true));
     }
 

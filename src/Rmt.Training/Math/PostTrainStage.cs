@@ -63,6 +63,7 @@ public sealed class PostTrainCallbacks
 public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? callbacks = null)
 {
     public const string TrainerName = "post-train-grpo";
+    private static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
     private readonly PostTrainCallbacks hooks = callbacks ?? new PostTrainCallbacks();
 
     public PostTrainResult Run(PostTrainInputs inputs, CancellationToken cancellation = default)
@@ -84,13 +85,13 @@ public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? c
         MathEvaluation before;
         if (resumeFrom is not null && File.Exists(beforePath))
         {
-            before = JsonSerializer.Deserialize<MathEvaluation>(File.ReadAllText(beforePath))
+            before = JsonSerializer.Deserialize<MathEvaluation>(File.ReadAllText(beforePath), Json)
                      ?? throw new PostTrainException($"{beforePath} is empty; delete it to re-evaluate the base checkpoint");
         }
         else
         {
             before = evaluator.Evaluate(heldOut, evalSeed);
-            File.WriteAllText(beforePath, JsonSerializer.Serialize(before));
+            File.WriteAllText(beforePath, JsonSerializer.Serialize(before, Json));
         }
         var evaluations = new List<PostTrainEvaluation> { new(0, before) };
         hooks.Evaluated?.Invoke(evaluations[0]);
@@ -221,7 +222,12 @@ public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? c
         var tokens = tokenizer.Encode(MathTokens.CorpusText(train));
         var length = System.Math.Min(policy.Config.MaxPositionEmbeddings, 128);
         if (tokens.Length <= length + 1) tokens = [.. Enumerable.Repeat(tokens, (length + 1) / tokens.Length + 2).SelectMany(t => t)];
-        var schedule = config.Schedule with { Steps = config.FormatWarmupSteps, WarmupSteps = System.Math.Min(config.Schedule.WarmupSteps, config.FormatWarmupSteps) };
+        var schedule = config.Schedule with
+        {
+            Steps = config.FormatWarmupSteps,
+            LearningRate = config.FormatWarmupLearningRate,
+            WarmupSteps = System.Math.Min(config.Schedule.WarmupSteps, config.FormatWarmupSteps),
+        };
         using var ntp = new NtpTrainer(policy, tokenizer, new TokenWindows(tokens, length, config.Schedule.Seed), schedule);
         for (var i = 0; i < config.FormatWarmupSteps; i++)
         {
