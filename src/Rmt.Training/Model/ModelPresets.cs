@@ -5,7 +5,7 @@ namespace Rmt.Training.Model;
 /// <list type="table">
 /// <item><term>tiny</term><description>d=128, 4 layers, 4 heads, 2 KV heads, head 32, MLP 384, context 256 (~0.8M params + embeddings): trains on a laptop CPU in minutes.</description></item>
 /// <item><term>tiny-wide</term><description>d=256, 4 layers, 8 heads, 4 KV heads, head 32, MLP 768, context 256 (~3.2M + embeddings).</description></item>
-/// <item><term>small</term><description>d=512, 8 layers, 8 heads, 4 KV heads, head 64, MLP 1536, context 512 (~22M + embeddings).</description></item>
+/// <item><term>small</term><description>d=512, 8 layers, 8 heads, 4 KV heads, head 64, MLP 1536, context 512 (~25M + embeddings).</description></item>
 /// <item><term>qwen3-110m</term><description>d=768, 12 layers, 12 heads, 4 KV heads, head 64, MLP 2048, context 2048: the PyTorch anchor shape of ../shared/gpu (vocab 32768 there).</description></item>
 /// </list></summary>
 public static class ModelPresets

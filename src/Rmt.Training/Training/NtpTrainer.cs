@@ -52,12 +52,7 @@ public sealed class NtpTrainer : IDisposable
         Lr = new CosineSchedule(schedule.LearningRate, schedule.WarmupSteps, schedule.Steps, Options.MinLrRatio);
         if (Options.Autocast && Devices.AutocastDtype(model.Device) is ScalarType compute) model.ComputeDtype = compute;
 
-        var decay = model.parameters().Where(p => p.dim() >= 2).ToList();
-        var noDecay = model.parameters().Where(p => p.dim() < 2).ToList();
-        optimizer = optim.AdamW(
-            [new AdamW.ParamGroup(decay, new AdamW.Options { weight_decay = schedule.WeightDecay }),
-             new AdamW.ParamGroup(noDecay, new AdamW.Options { weight_decay = 0.0 })],
-            lr: schedule.LearningRate, beta1: Options.Beta1, beta2: Options.Beta2, eps: Options.Eps, weight_decay: schedule.WeightDecay);
+        optimizer = Optimizers.AdamW(model, schedule.LearningRate, schedule.WeightDecay, Options.Beta1, Options.Beta2, Options.Eps);
         random.manual_seed(schedule.Seed);
     }
 
@@ -83,7 +78,7 @@ public sealed class NtpTrainer : IDisposable
         using var stepScope = NewDisposeScope();   // clip_grad_norm_ and the optimizer make temporaries too
         Model.train();
         double lr = Lr.At(Step);
-        foreach (var group in optimizer.ParamGroups) group.LearningRate = lr;
+        Optimizers.SetLearningRate(optimizer, lr);
         double lossSum = 0;
         long tokens = 0;
         for (int micro = 0; micro < schedule.GradAccumulation; micro++)
