@@ -7,7 +7,8 @@ namespace Rmt.Training.PostTraining;
 /// </code>
 /// The prompt opens the reasoning so even an untrained model starts in the right mode; the answer
 /// uses GSM8K's marker so one extractor reads references and outputs. Reasoning is one line (steps
-/// joined by "; ") so character-level tokenizers without a newline symbol still work.</summary>
+/// joined by "; "), so a completion is one line of text. Token level (end-of-text around it) is
+/// <see cref="MathTokens"/>; reading a completion back is <see cref="MathResponse"/>.</summary>
 public static class MathPromptFormat
 {
     public const string ThinkOpen = AnswerExtractor.ThinkOpen;
