@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Globalization;
 using Rmt.Contracts;
+using Rmt.Training.Checkpoints;
 using Rmt.Training.Generation;
 using Rmt.Training.Model;
 using Rmt.Training.Rl;
@@ -108,6 +109,9 @@ public sealed class RmtTrainer : IDisposable
     /// <summary>Steps completed (the next step's index).</summary>
     public int Step { get; private set; }
 
+    /// <summary>Tokens generated and trained on so far.</summary>
+    public long TokensSeen { get; private set; }
+
     public IReadOnlyList<MidTrainStepStats> History => history;
     public KeyPositionSampler KeySampler => keySampler;
     public PolicyOptimizer Optimizer => optimizer;
@@ -140,6 +144,7 @@ public sealed class RmtTrainer : IDisposable
         var rng = new Random(HashCode.Combine(Config.Schedule.Seed, t)); // positions at step t depend on t only: resumable
         var stats = Config.Reinforcement ? ReinforcementStep(t, rng, watch) : NtpOnlyStep(t, rng, watch);
         history.Add(stats);
+        TokensSeen += (long)(stats.TokensPerSecond * stats.Seconds);
         Step++;
         return stats;
     }
@@ -296,6 +301,52 @@ public sealed class RmtTrainer : IDisposable
         return new MidTrainProgress(lastStats.Step + 1, Config.Schedule.Steps, s.Average(x => x.Reward), s.Average(x => x.Accuracy),
             s.Average(x => x.WellFormed), lastStats.Budget, s.Average(x => x.ReasoningLength), s.Average(x => x.Loss.Total),
             s.Average(x => x.TokensPerSecond));
+    }
+
+    /// <summary>Where training stands: step, tokens, sampler RNG and the last step's metrics.</summary>
+    public TrainerState State()
+    {
+        using var rng = sampler.RngState;
+        var last = history.Count > 0 ? history[^1] : null;
+        var metrics = last is null ? null : new Dictionary<string, double>
+        {
+            ["reward"] = last.Reward, ["accuracy"] = last.Accuracy, ["reasoningLength"] = last.ReasoningLength,
+            ["budget"] = last.Budget ?? 0, ["loss"] = last.Loss.Total,
+        };
+        return new TrainerState(Step, Step, TokensSeen, Trainer: "rmt",
+            TorchRngState: Checkpoint.CaptureTorchRng(), SamplerRngState: Convert.ToBase64String(rng.bytes),
+            LastLoss: last?.Loss.Total, Metrics: metrics);
+    }
+
+    /// <summary>Writes a checkpoint (weights, tokenizer, optimizer, trainer state and this MidTrainConfig
+    /// as stage_config.json) to <paramref name="dir"/>.</summary>
+    public string SaveCheckpoint(string dir) =>
+        Checkpoint.Save(dir, policy, tokenizer, State(), optimizer.Inner, RmtJson.Serialize(Config, indented: true));
+
+    /// <summary>Continues from a checkpoint whose weights the policy already holds: optimizer state,
+    /// step (key positions of step t depend on t only), tokens seen and sampler RNG.</summary>
+    public void RestoreState(string dir)
+    {
+        var state = Checkpoint.ReadState(dir) ?? throw new FileNotFoundException($"checkpoint '{dir}' has no {Checkpoint.TrainerStateFile}; it cannot resume mid-training");
+        if (state.Trainer != "rmt") throw new InvalidOperationException($"checkpoint '{dir}' was written by the '{state.Trainer}' trainer, not 'rmt'; start mid-training from it as a base model instead");
+        Checkpoint.LoadOptimizer(dir, optimizer.Inner);
+        Step = state.Step;
+        TokensSeen = state.TokensSeen;
+        if (state.TorchRngState is not null) Checkpoint.RestoreTorchRng(state.TorchRngState);
+        if (state.SamplerRngState is not null)
+        {
+            using var rng = tensor(Convert.FromBase64String(state.SamplerRngState), dtype: ScalarType.Byte);
+            sampler.RngState = rng;
+        }
+    }
+
+    /// <summary>Reads the MidTrainConfig saved in a checkpoint (stage_config.json), validated.</summary>
+    public static MidTrainConfig ReadConfig(string dir)
+    {
+        var json = Checkpoint.ReadStageConfig(dir) ?? throw new FileNotFoundException($"checkpoint '{dir}' has no {Checkpoint.StageConfigFile}");
+        var config = RmtJson.Parse<MidTrainConfig>(json, Path.Combine(dir, Checkpoint.StageConfigFile));
+        config.Validate();
+        return config;
     }
 
     public void Dispose()
