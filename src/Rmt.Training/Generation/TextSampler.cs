@@ -35,7 +35,7 @@ public sealed class TextSampler : IDisposable
         int context = model.Config.MaxPositionEmbeddings;
         if (longest >= context)
             throw new ArgumentException($"prompt of {longest} tokens is longer than the model context ({context}) allows; shorten it", nameof(prompts));
-        int maxNew = Math.Min(options.MaxNewTokens, context - longest);
+        int maxNew = Math.Min(options.MaxNewTokens, context - longest);   // never past the context
 
         int b = prompts.Count;
         int total = longest + maxNew;
