@@ -84,6 +84,9 @@ public sealed class MathGrpoTrainer : IDisposable
     }
 
     public CausalLM Policy { get; }
+
+    /// <summary>The AdamW state, saved with every checkpoint for an exact resume.</summary>
+    public TorchSharp.Modules.OptimizerHelper Optimizer => optimizer.Inner;
     public ITokenizer Tokenizer { get; }
 
     /// <summary>Optimizer steps taken (with or without an update).</summary>
@@ -204,11 +207,11 @@ public sealed class MathGrpoTrainer : IDisposable
     }
 
     /// <summary>Continues from a checkpoint this trainer wrote (weights already loaded into the
-    /// policy): step, data position and random state. The shared PolicyOptimizer does not expose its
-    /// AdamW moments, so they restart from zero on resume (a short re-warm-up, not an exact resume).</summary>
+    /// policy): AdamW moments, step, data position and random state.</summary>
     public void RestoreState(string dir)
     {
         var state = Checkpoint.ReadState(dir) ?? throw new FileNotFoundException($"checkpoint '{dir}' has no {Checkpoint.TrainerStateFile}");
+        Checkpoint.LoadOptimizer(dir, optimizer.Inner);
         Step = state.Step;
         DataPosition = state.DataPosition;
         order = Shuffle((int)(DataPosition / problems.Count));

@@ -60,7 +60,7 @@ public sealed class PostTrainCallbacks
 /// optionally teach the answer format with a few NTP steps on worked solutions, run GRPO
 /// (<see cref="MathGrpoTrainer"/>) with checkpoints every <c>CheckpointEvery</c> steps, score again,
 /// and write a before/after report with plots. A rerun over the same OutputDir resumes from its
-/// newest checkpoint (weights, step, data position and RNG; AdamW moments restart).</summary>
+/// newest checkpoint (weights, AdamW state, step, data position and RNG).</summary>
 public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? callbacks = null)
 {
     public const string TrainerName = "post-train-grpo";
@@ -140,7 +140,7 @@ public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? c
             if (metrics.Step % config.Schedule.CheckpointEvery == 0 || metrics.Step == config.Schedule.Steps)
             {
                 lastCheckpoint = Checkpoint.Save(Checkpoint.StepDir(inputs.OutputDir, metrics.Step), policy, tokenizer,
-                    trainer.State(StepMetrics(metrics)), stageConfigJson: stageConfig);
+                    trainer.State(StepMetrics(metrics)), trainer.Optimizer, stageConfig);
                 hooks.CheckpointSaved?.Invoke(metrics.Step, lastCheckpoint);
             }
         }
@@ -150,7 +150,7 @@ public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? c
         hooks.Evaluated?.Invoke(evaluations[^1]);
         Log($"after {trainer.Step} steps: accuracy {after.Accuracy:P1}, pass@{after.K} {after.PassAtK:P1}, format {after.FormatRate:P1}");
         var final = lastCheckpoint ?? Checkpoint.Save(Checkpoint.StepDir(inputs.OutputDir, trainer.Step), policy, tokenizer,
-            trainer.State(), stageConfigJson: stageConfig);
+            trainer.State(), trainer.Optimizer, stageConfig);
         var result = new PostTrainResult(before, after, steps, evaluations, final, Path.Combine(reportDir, "post-train.md"),
             train.Count, heldOut.Count, dropped, afterWarmup);
         PostTrainReport.Write(result, config, inputs, reportDir);
