@@ -101,7 +101,7 @@ public static partial class AnswerExtractor
     // A number in running text: a minus counts as a sign only where it cannot be subtraction
     // (not after a digit, letter or closing bracket); then currency, thousands groups, decimals,
     // a simple fraction.
-    [GeneratedRegex(@"(?:(?<![\w)\]}])-\s?)?[$€£¥]?(?:\d{1,3}(?:,\d{3})+(?!\d)(?:\.\d+)?|\d+(?:\.\d+)?(?:/\d+(?![\d.]))?|\.\d+)")]
+    [GeneratedRegex(@"(?:(?<![\w)\]}])-\s?)?[$€£¥]?(?:[0-9]{1,3}(?:,[0-9]{3})+(?![0-9])(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]+)?(?:/[0-9]+(?![[0-9].]))?|\.[0-9]+)")]
     private static partial Regex NumberPattern();
 }
 

@@ -44,7 +44,7 @@ public readonly partial record struct MathNumber
         var match = AnswerPattern().Match(s);
         if (!match.Success) return false;
         var rest = match.Groups["rest"].Value;
-        if (rest.Any(char.IsDigit)) return false;   // a second number: not one answer
+        if (rest.Any(char.IsAsciiDigit)) return false;   // a second number: not one answer
         var negative = match.Groups["sign"].Success;
         MathNumber parsed;
         if (match.Groups["whole"].Success)
@@ -105,10 +105,10 @@ public readonly partial record struct MathNumber
 
     // sign, optional currency, then a mixed number, fraction or decimal (with thousands groups),
     // then anything without digits (units, percent, a full stop).
-    [GeneratedRegex(@"^(?<sign>-\s*)?[$€£¥]?\s*(?:(?<whole>\d+)\s+(?<fnum>\d+)/(?<fden>\d+)|(?<fnum>\d+)\s*/\s*(?<fden>\d+)|(?<dec>\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d*)?|\.\d+))(?![\d,]*\d)(?<rest>[^0-9]*)$")]
+    [GeneratedRegex(@"^(?<sign>-\s*)?[$€£¥]?\s*(?:(?<whole>[0-9]+)\s+(?<fnum>[0-9]+)/(?<fden>[0-9]+)|(?<fnum>[0-9]+)\s*/\s*(?<fden>[0-9]+)|(?<dec>[0-9]{1,3}(?:,[0-9]{3})+(?:\.[0-9]+)?|[0-9]+(?:\.[0-9]*)?|\.[0-9]+))(?![[0-9],]*[0-9])(?<rest>[^0-9]*)$")]
     private static partial Regex AnswerPattern();
 
-    [GeneratedRegex(@"\\[dt]?frac\s*\{\s*(?<n>-?\d+)\s*\}\s*\{\s*(?<d>\d+)\s*\}")]
+    [GeneratedRegex(@"\\[dt]?frac\s*\{\s*(?<n>-?[0-9]+)\s*\}\s*\{\s*(?<d>[0-9]+)\s*\}")]
     private static partial Regex FracPattern();
 
     [GeneratedRegex(@"\\(?:text|mathrm|textbf|mbox)\s*\{(?<t>[^{}]*)\}")]

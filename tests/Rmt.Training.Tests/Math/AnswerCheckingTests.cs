@@ -118,4 +118,18 @@ public sealed class AnswerCheckingTests
             Assert.True(reference.IsInteger);
         }
     }
+
+    // A tiny model can emit any byte sequence; digits of other scripts (Arabic-Indic, Devanagari,
+    // full-width) are not answers and must score 0, not throw.
+    [Theory]
+    [InlineData("#### \u0663\u0664")]
+    [InlineData("the answer is \u096A")]
+    [InlineData("\\boxed{\uFF17}")]
+    [InlineData("#### 12 \u0663")]
+    public void Non_ascii_digits_are_not_answers_and_do_not_throw(string output)
+    {
+        var problem = new MathProblem("What is 3 + 4?", "3 + 4 = 7\n#### 7");
+
+        Assert.False(AnswerChecker.IsCorrect(output, problem));
+    }
 }
