@@ -56,7 +56,13 @@ public static class Checkpoint
         {
             var tokenizer = TokenizerLoader.Load(dir);
             if (tokenizer.VocabSize > model.Config.VocabSize)
-                throw new ModelFormatException($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but the model only {model.Config.VocabSize}");
+            {
+                var added = tokenizer is ByteLevelBpeTokenizer { AddedThinkTokens.Count: > 0 } bpe
+                    ? $"; the tokenizer had no {string.Join(" or ", bpe.AddedThinkTokens)}, which were added with new ids that this model has no embeddings for: " +
+                      "start from a checkpoint whose tokenizer and embeddings include them (e.g. one pretrained or mid-trained by RMT)"
+                    : "";
+                throw new ModelFormatException($"{dir}: the tokenizer has {tokenizer.VocabSize} tokens but the model only {model.Config.VocabSize}{added}");
+            }
             return new LoadedCheckpoint(model, tokenizer, ReadState(dir), ReadStageConfig(dir));
         }
         catch
