@@ -28,7 +28,8 @@ public sealed record PostExperimentConfig(
             problems["operations"]?.GetValue<int>() ?? 1,
             problems["digits"]?.GetValue<int>() ?? 2,
             problems["operators"]?.GetValue<string>() ?? "+",
-            Enum.Parse<ArithmeticStyle>(problems["style"]?.GetValue<string>() ?? "Words", ignoreCase: true));
+            Enum.Parse<ArithmeticStyle>(problems["style"]?.GetValue<string>() ?? "Words", ignoreCase: true),
+            problems["columnTrace"]?.GetValue<bool>() ?? false);
         difficulty.Validate();
         var postTrain = RmtJson.Parse<PostTrainConfig>(root["postTrain"]?.ToJsonString() ?? "", $"{path} postTrain");
         postTrain.Validate();

@@ -29,6 +29,8 @@ public sealed record ExperimentConfig(
     int BudgetInitial = 96,                // B_0 covers the verbose traces (~80 tokens)
     int BudgetMinimum = 16,                // B_min: the concise trace is ~20 tokens
     double BudgetGamma = 0.2,              // paper
+    bool LengthOnlyIfCorrect = false,      // RewardConfig.LengthOnlyIfCorrect for every method with a budget
+    double KlWeight = 0.0,                 // GrpoConfig.KlWeight for every RL method
     int EvalPositionsPerTier = 150,
     int ProgressEvery = 10,
     string[]? Methods = null)              // default: every preset

@@ -105,6 +105,8 @@ MidTrainConfig MethodConfig(string preset)
         ContextTokens = config.ContextTokens,
         Budget = c.Budget with { Initial = config.BudgetInitial, Minimum = config.BudgetMinimum, Gamma = config.BudgetGamma },
         Rollout = c.Rollout with { MaxReasoningTokens = config.MaxReasoningTokens },
+        Reward = c.Reward with { LengthOnlyIfCorrect = config.LengthOnlyIfCorrect },
+        Grpo = c.Grpo with { KlWeight = config.KlWeight },
     };
 }
 NextTokenEvalOptions EvalOptions(bool reasoning, int? budget) => new(reasoning, budget, config.EvalPositionsPerTier, config.ContextTokens, config.MaxReasoningTokens, Seed: config.Seed);
@@ -122,7 +124,8 @@ foreach (var preset in methods)
     var methodConfig = MethodConfig(preset);
     using var policy = ModelIO.Load(baseDir);
     var watch = Stopwatch.StartNew();
-    using var trainer = new RmtTrainer(methodConfig, policy, tokenizer, midTokens, midEntropies);
+    using var reference = methodConfig.Grpo.KlWeight > 0 && methodConfig.Reinforcement ? ModelIO.Load(baseDir) : null;
+    using var trainer = new RmtTrainer(methodConfig, policy, tokenizer, midTokens, midEntropies, reference);
     Log($"{preset}: training {config.RlSteps} steps");
     trainer.Train(p => Log($"{preset}: {p}"), t => t.SaveCheckpoint(Path.Combine(work, "runs", preset, $"step-{t.Step}")));
     double seconds = watch.Elapsed.TotalSeconds;

@@ -73,7 +73,8 @@ public sealed record CurriculumConfig(
 public sealed record RewardConfig(
     string Match = RewardConfig.ExactMatch, // "exact" (paper) or "byte-prefix" (RPT)
     double LengthWeight = 0.2,       // w: at most 0.2 for length, so a right answer (>= 0.8) always beats a wrong one
-    double LengthRewardMax = 1.0)    // r_max: the length term peaks at l = B_t with this value
+    double LengthRewardMax = 1.0,    // r_max: the length term peaks at l = B_t with this value
+    bool LengthOnlyIfCorrect = false) // false = the paper's formula; true pays r_len only to right answers (tiny models whose accuracy is near 0 otherwise learn length alone)
 {
     public const string ExactMatch = "exact";
     public const string BytePrefixMatch = "byte-prefix";

@@ -8,7 +8,8 @@ public sealed record ArithmeticDifficulty(
     int Operations = 1,              // operations per problem (1 = "a + b")
     int Digits = 1,                  // digits of each +/- operand (1 = 0..9)
     string Operators = "+-",         // any of + - * ; multipliers are single-digit (2..9) to keep results short
-    ArithmeticStyle Style = ArithmeticStyle.Words)
+    ArithmeticStyle Style = ArithmeticStyle.Words,
+    bool ColumnTrace = false)        // additions worked column by column with carries ("4+8=12 c1 3+5+1=9 =92"), the trace shape tiny models can follow
 {
     public void Validate()
     {
@@ -93,10 +94,31 @@ public sealed class ArithmeticProblemGenerator
             steps.Add((op, value, total, after));
             total = after;
         }
-        var solution = string.Join("\n", steps.Select(s => $"{Str(s.Before)} {s.Op} {Str(s.Value)} = {Str(s.After)}"));
+        var solution = string.Join("\n", steps.Select(s => d.ColumnTrace && s.Op == '+'
+            ? AdditionColumns(s.Before, s.Value)
+            : $"{Str(s.Before)} {s.Op} {Str(s.Value)} = {Str(s.After)}"));
         var answer = $"{solution}\n#### {Str(total)}";
         var question = d.Style == ArithmeticStyle.Words ? Story(random, steps) : Expression(steps);
         return new MathProblem(question, answer);
+    }
+
+    /// <summary>Column addition, least significant digit first: "4+8=12 c1 3+5+1=9 =92" for 34 + 58
+    /// (the first column has no carry in, the last writes no carry out), then "=" and the sum.</summary>
+    public static string AdditionColumns(int a, int b)
+    {
+        var total = a + b;
+        var columns = System.Math.Max(Str(a).Length, Str(b).Length);
+        var parts = new List<string>();
+        var carry = 0;
+        for (var i = 0; i < columns; i++, a /= 10, b /= 10)
+        {
+            int da = a % 10, db = b % 10, sum = da + db + carry;
+            var carryIn = i == 0 ? "" : $"+{Str(carry)}";
+            var carryOut = i == columns - 1 ? "" : $" c{Str(sum / 10)}";
+            parts.Add($"{Str(da)}+{Str(db)}{carryIn}={Str(sum)}{carryOut}");
+            carry = sum / 10;
+        }
+        return $"{string.Join(" ", parts)} ={Str(total)}";
     }
 
     private int Operand(Random random)

@@ -207,11 +207,12 @@ public sealed class MathGrpoTrainer : IDisposable
     }
 
     /// <summary>Continues from a checkpoint this trainer wrote (weights already loaded into the
-    /// policy): AdamW moments, step, data position and random state.</summary>
+    /// policy): AdamW moments (when the checkpoint has them; else they restart), step, data position
+    /// and random state.</summary>
     public void RestoreState(string dir)
     {
         var state = Checkpoint.ReadState(dir) ?? throw new FileNotFoundException($"checkpoint '{dir}' has no {Checkpoint.TrainerStateFile}");
-        Checkpoint.LoadOptimizer(dir, optimizer.Inner);
+        if (File.Exists(Path.Combine(dir, Checkpoint.OptimizerFile))) Checkpoint.LoadOptimizer(dir, optimizer.Inner);
         Step = state.Step;
         DataPosition = state.DataPosition;
         order = Shuffle((int)(DataPosition / problems.Count));

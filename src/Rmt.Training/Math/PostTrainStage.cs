@@ -168,6 +168,15 @@ public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? c
         LoadedCheckpoint loaded;
         try
         {
+            // A tokenizer without <think>/</think> gets them added past its vocabulary; a model
+            // trained without them has no embedding rows there. Name the tokens, not the row count.
+            if (TokenizerLoader.Exists(dir) && TokenizerLoader.Load(dir) is ByteLevelBpeTokenizer { AddedThinkTokens.Count: > 0 } bpe
+                && File.Exists(Path.Combine(dir, ModelIO.ConfigFile))
+                && bpe.VocabSize > ModelConfig.Load(Path.Combine(dir, ModelIO.ConfigFile)).VocabSize)
+                throw new PostTrainException(
+                    $"base checkpoint '{dir}' cannot be post-trained: its tokenizer has no {string.Join(" or ", bpe.AddedThinkTokens.Select(t => $"'{t}'"))} token " +
+                    "and the model has no embedding row for one; math post-training needs <think> and </think> as single tokens. " +
+                    "Start from a checkpoint trained with them (the byte tokenizer has them), or add them and resize the embeddings first");
             loaded = Checkpoint.Load(dir, device);
         }
         catch (TokenizerFormatException e)

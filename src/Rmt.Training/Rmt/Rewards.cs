@@ -70,8 +70,10 @@ public sealed class LengthReward(double maximum)
 }
 
 /// <summary><c>r = (1 - w) r_pos + w r_len</c> when the context carries a budget, else <c>r_pos</c>
-/// alone (budget off: RPT and "w/o budget"). Malformed responses get 0.</summary>
-public sealed class CombinedReward(IRewardFunction accuracy, LengthReward length, double lengthWeight) : IRewardFunction
+/// alone (budget off: RPT and "w/o budget"). Malformed responses get 0. With
+/// <paramref name="lengthOnlyIfCorrect"/> a wrong answer gets 0 whatever its length (an option, not
+/// the paper's formula).</summary>
+public sealed class CombinedReward(IRewardFunction accuracy, LengthReward length, double lengthWeight, bool lengthOnlyIfCorrect = false) : IRewardFunction
 {
     public IRewardFunction Accuracy { get; } = accuracy;
 
@@ -80,6 +82,7 @@ public sealed class CombinedReward(IRewardFunction accuracy, LengthReward length
         if (!response.WellFormed) return 0.0;
         double rPos = Accuracy.Score(response, context);
         if (context.Budget is not int budget) return rPos;
+        if (lengthOnlyIfCorrect && rPos == 0) return 0.0;
         return (1.0 - lengthWeight) * rPos + lengthWeight * length.Score(response.ReasoningTokens, budget);
     }
 
@@ -89,6 +92,6 @@ public sealed class CombinedReward(IRewardFunction accuracy, LengthReward length
         IRewardFunction accuracy = config.Match == RewardConfig.BytePrefixMatch
             ? new BytePrefixReward(tokenizer)
             : new ExactMatchReward(tokenizer, answerFormat);
-        return new CombinedReward(accuracy, new LengthReward(config.LengthRewardMax), config.LengthWeight);
+        return new CombinedReward(accuracy, new LengthReward(config.LengthRewardMax), config.LengthWeight, config.LengthOnlyIfCorrect);
     }
 }

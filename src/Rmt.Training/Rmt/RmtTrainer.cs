@@ -79,7 +79,7 @@ public sealed class RmtTrainer : IDisposable
         config.Validate();
         if (entropies.Count != corpus.Count)
             throw new ArgumentException($"{entropies.Count} entropies for {corpus.Count} corpus tokens; compute them for this corpus (TokenEntropy.Compute)", nameof(entropies));
-        if (config.Grpo.KlWeight > 0 && reference is null)
+        if (config.Reinforcement && config.Grpo.KlWeight > 0 && reference is null)
             throw new ArgumentException("midTrain.grpo.klWeight > 0 needs a frozen reference model; pass one or set klWeight to 0", nameof(reference));
         if (config.ContextTokens + 1 + config.NtpTailTokens > policy.Config.MaxPositionEmbeddings)
             throw new ArgumentException($"midTrain.contextTokens + 1 + ntpTailTokens = {config.ContextTokens + 1 + config.NtpTailTokens} exceeds the model context {policy.Config.MaxPositionEmbeddings}; lower them");
@@ -100,7 +100,7 @@ public sealed class RmtTrainer : IDisposable
         sampler = new TextSampler(policy, config.Schedule.Seed);
         optimizer = new PolicyOptimizer(policy, config.Schedule);
         policyLoss = new GrpoPolicyLoss(config.Grpo.Clip, config.Grpo.ClipRange);
-        kl = config.Grpo.KlWeight > 0 ? new KlPenalty(config.Grpo.KlWeight) : null;
+        kl = config.Reinforcement && config.Grpo.KlWeight > 0 ? new KlPenalty(config.Grpo.KlWeight) : null;
         objective = new DualObjective(config.Reinforcement ? config.NtpWeight : 1.0);
     }
 

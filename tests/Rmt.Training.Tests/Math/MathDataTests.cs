@@ -82,6 +82,27 @@ public sealed class MathDataTests
         }
     }
 
+    [Theory]
+    [InlineData(34, 58, "4+8=12 c1 3+5+1=9 =92")]
+    [InlineData(52, 51, "2+1=3 c0 5+5+0=10 =103")]
+    [InlineData(7, 5, "7+5=12 =12")]
+    [InlineData(105, 9, "5+9=14 c1 0+0+1=1 c0 1+0+0=1 =114")]
+    public void Column_traces_add_digit_by_digit_with_carries(int a, int b, string trace) =>
+        Assert.Equal(trace, ArithmeticProblemGenerator.AdditionColumns(a, b));
+
+    [Fact]
+    public void Column_traced_problems_keep_their_final_answer()
+    {
+        var generator = new ArithmeticProblemGenerator(new ArithmeticDifficulty(2, 2, "+-", ArithmeticStyle.Bare, ColumnTrace: true));
+        foreach (var problem in generator.Generate(50, seed: 4))
+        {
+            var steps = problem.Solution.Split('\n');
+            Assert.Equal(2, steps.Length);
+            Assert.EndsWith($"={problem.FinalAnswer}", steps[^1].Replace(" ", "", StringComparison.Ordinal), StringComparison.Ordinal);
+            Assert.Equal(1.0, new MathReward(global::Rmt.Training.Tokenizers.ByteLevelBpeTokenizer.CreateBytes(), 0.1).Breakdown(MathPromptFormat.Completion(problem), problem).Total);
+        }
+    }
+
     [Fact]
     public void The_generator_is_seeded()
     {

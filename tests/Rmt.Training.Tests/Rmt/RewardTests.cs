@@ -49,6 +49,16 @@ public sealed class RewardTests
         Assert.Equal(expected, reward.Score(Answer(answer, reasoning), context), 12);
     }
 
+    [Theory]
+    [InlineData("7", 10, 1.0)]
+    [InlineData("7", 0, 0.8)]
+    [InlineData("3", 10, 0.0)]                // wrong: no length reward when gated
+    public void Gated_length_reward_pays_only_right_answers(string answer, int reasoning, double expected)
+    {
+        var reward = CombinedReward.From(new RewardConfig(LengthOnlyIfCorrect: true), Bytes, RolloutConfig.NextTokenFormat);
+        Assert.Equal(expected, reward.Score(Answer(answer, reasoning), new RewardContext(Bytes.Encode("7"), 10)), 12);
+    }
+
     [Fact]
     public void Malformed_responses_get_zero_from_every_reward()
     {
