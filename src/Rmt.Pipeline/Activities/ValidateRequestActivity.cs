@@ -1,0 +1,35 @@
+using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
+using Rmt.Cloud;
+using Rmt.Contracts;
+
+namespace Rmt.Pipeline;
+
+/// <summary>Validates the request and records it as runs/{runId}/request.json (idempotent: the same
+/// request writes the same text). An invalid request is a result, not an exception, so the run ends
+/// with the validation message as its reason.</summary>
+public sealed class ValidateRequestActivity(IArtifactStore store, ILogger<ValidateRequestActivity> log)
+    : TaskActivity<ValidateRequestInput, ValidateRequestResult>
+{
+    public override async Task<ValidateRequestResult> RunAsync(TaskActivityContext context, ValidateRequestInput input)
+    {
+        using var span = PipelineTelemetry.Start("rmt.pipeline.validate", input.TraceParent, runId: input.RunId);
+        var uri = BlobLayout.RunRequest(input.RunId);
+        try
+        {
+            Validation.Id(input.RunId, "runId");
+            input.Request.Validate();
+            if (input.Request.RunId is { } asked && asked != input.RunId)
+                throw new ContractException($"runId '{asked}' differs from the orchestration's run id '{input.RunId}'; leave runId out or use the same one");
+        }
+        catch (ContractException e)
+        {
+            log.LogWarning("Run {RunId}: invalid request: {Error}", input.RunId, e.Message);
+            return new ValidateRequestResult(false, e.Message, uri);
+        }
+
+        await store.WriteTextAsync(uri, RmtJson.Serialize(input.Request with { RunId = input.RunId }, indented: true));
+        log.LogInformation("Run {RunId}: request recorded at {Uri}", input.RunId, uri);
+        return new ValidateRequestResult(true, null, uri);
+    }
+}

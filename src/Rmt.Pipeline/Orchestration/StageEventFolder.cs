@@ -1,0 +1,134 @@
+using Rmt.Contracts;
+
+namespace Rmt.Pipeline;
+
+/// <summary>What the monitor knows about the running attempt of one stage. Small and bounded: the
+/// sequence numbers seen are kept as a high-water mark plus the few seen above a gap, so the state
+/// that ContinueAsNew carries does not grow with the number of events.</summary>
+public sealed record StageFold(
+    int Attempt,
+    long ContiguousThrough,                 // every sequence 1..ContiguousThrough of this attempt has been folded
+    IReadOnlyList<long> SeenAbove,          // folded sequences above ContiguousThrough, ascending (reordering gaps)
+    int Folded,                             // distinct events of this attempt
+    int Duplicates,                         // repeated (attempt, sequence) pairs, ignored
+    int OtherAttempts,                      // events of earlier (or stray) attempts, ignored
+    long ProgressSequence,                  // sequence of the event that gave Progress
+    StageProgress? Progress,
+    CheckpointRef? Checkpoint,              // newest checkpoint announced by this attempt
+    StageEvent? Terminal,                   // completed or failed, once seen
+    DateTime? LastEventAt)                  // orchestration time of the newest distinct event
+{
+    public static StageFold Start(int attempt) => new(attempt, 0, [], 0, 0, 0, 0, null, null, null, null);
+
+    public bool HasSeen(long sequence) => sequence <= ContiguousThrough || SeenAbove.Contains(sequence);
+}
+
+/// <summary>What the stage orchestrator does after a poll.</summary>
+public enum StageDecision
+{
+    KeepWaiting,
+    Completed,
+    /// <summary>The attempt failed and said a retry may help.</summary>
+    FailedRetryable,
+    /// <summary>The attempt failed and said retrying does not help.</summary>
+    FailedFinal,
+    /// <summary>No event of the attempt for longer than the stage timeout.</summary>
+    TimedOut,
+}
+
+/// <summary>Folds stage events into a <see cref="StageFold"/>: pure, deterministic, replay-safe.
+/// Tolerates what the transports do: duplicates (same attempt and sequence), reordering within and
+/// across drains, and late events of earlier attempts (a zombie job), which are ignored.</summary>
+public static class StageEventFolder
+{
+    /// <param name="now">Orchestration time of the poll (context.CurrentUtcDateTime), never the event's own
+    /// clock: timeouts are judged on the orchestrator's clock.</param>
+    public static StageFold Fold(StageFold fold, string stage, IEnumerable<StageEvent> events, DateTime now)
+    {
+        var ordered = events.Where(e => e.Stage == stage).OrderBy(e => e.Attempt).ThenBy(e => e.Sequence).ToList();
+        var contiguous = fold.ContiguousThrough;
+        var above = new SortedSet<long>(fold.SeenAbove);
+        var (folded, duplicates, others) = (fold.Folded, fold.Duplicates, fold.OtherAttempts);
+        var (progressSequence, progress, checkpoint, terminal, lastEventAt) =
+            (fold.ProgressSequence, fold.Progress, fold.Checkpoint, fold.Terminal, fold.LastEventAt);
+
+        foreach (var e in ordered)
+        {
+            if (e.Attempt != fold.Attempt)
+            {
+                others++;
+                continue;
+            }
+            if (e.Sequence <= contiguous || above.Contains(e.Sequence))
+            {
+                duplicates++;
+                continue;
+            }
+
+            above.Add(e.Sequence);
+            while (above.Remove(contiguous + 1)) contiguous++;
+            folded++;
+            lastEventAt = now;
+
+            if (e.Progress is not null && e.Sequence > progressSequence)
+                (progressSequence, progress) = (e.Sequence, e.Progress);
+            var announced = e.Checkpoint ?? e.Result?.Checkpoint;
+            if (announced is not null && (checkpoint is null || announced.Step >= checkpoint.Step))
+                checkpoint = announced;
+            // One terminal event per attempt is the contract; if a job ever sends both, completed wins
+            // (its checkpoint exists), and otherwise the first one folded stays.
+            if (e.IsTerminal && (terminal is null || (terminal.Kind == StageEventKind.Failed && e.Kind == StageEventKind.Completed)))
+                terminal = e;
+        }
+
+        return fold with
+        {
+            ContiguousThrough = contiguous,
+            SeenAbove = above.ToList(),
+            Folded = folded,
+            Duplicates = duplicates,
+            OtherAttempts = others,
+            ProgressSequence = progressSequence,
+            Progress = progress,
+            Checkpoint = checkpoint,
+            Terminal = terminal,
+            LastEventAt = lastEventAt,
+        };
+    }
+
+    /// <summary>Decides after a poll. The attempt is timed out when neither its dispatch nor any of its
+    /// events happened within <paramref name="timeout"/> of <paramref name="now"/>.</summary>
+    public static StageDecision Decide(StageFold fold, DateTime attemptStartedAt, DateTime now, TimeSpan timeout)
+    {
+        if (fold.Terminal is { } terminal)
+            return terminal.Kind == StageEventKind.Completed ? StageDecision.Completed
+                : terminal.Failure?.Retryable == true ? StageDecision.FailedRetryable
+                : StageDecision.FailedFinal;
+        var lastSign = fold.LastEventAt is { } last && last > attemptStartedAt ? last : attemptStartedAt;
+        return now - lastSign > timeout ? StageDecision.TimedOut : StageDecision.KeepWaiting;
+    }
+
+    /// <summary>One line that says why an attempt ended, for logs, status and the final reason.</summary>
+    public static string DescribeFailure(StageFold fold, StageDecision decision, TimeSpan timeout) => decision switch
+    {
+        StageDecision.TimedOut =>
+            $"attempt {fold.Attempt} timed out: no stage event for {Describe(timeout)} (after {fold.Folded} events" +
+            (fold.Progress is { } p ? $", last at step {p.Step}/{p.TotalSteps})" : ")"),
+        StageDecision.FailedRetryable or StageDecision.FailedFinal when fold.Terminal?.Failure is { } f =>
+            $"attempt {fold.Attempt} failed ({KindName(f.Kind)}{(f.Retryable ? ", retryable" : ", not retryable")}): {f.Message}",
+        _ => $"attempt {fold.Attempt} ended with {decision}",
+    };
+
+    private static string KindName(FailureKind kind) => kind switch
+    {
+        FailureKind.InvalidInput => "invalid-input",
+        FailureKind.Infrastructure => "infrastructure",
+        FailureKind.Training => "training",
+        FailureKind.Cancelled => "cancelled",
+        FailureKind.Timeout => "timeout",
+        _ => kind.ToString(),
+    };
+
+    private static string Describe(TimeSpan t) =>
+        t.TotalMinutes >= 1 ? $"{t.TotalMinutes:0.#} min" : t.TotalSeconds >= 1 ? $"{t.TotalSeconds:0.#} s" : $"{t.TotalMilliseconds:0} ms";
+}

@@ -1,0 +1,129 @@
+using Microsoft.DurableTask;
+using Microsoft.Extensions.Logging;
+using Rmt.Contracts;
+
+namespace Rmt.Pipeline;
+
+/// <summary>Runs one stage job to its end (durable name <see cref="PipelineNames.StageOrchestrator"/>).
+///
+/// For attempt 1..MaxAttempts: dispatch the job (idempotent by its message id), then follow it with the
+/// monitor pattern: { drain the run's new stage events (the activity appends them to
+/// runs/{runId}/events.jsonl before they leave the transport); fold them; publish progress as custom
+/// status; durable timer }. A completed event ends the stage. A retryable failure or silence for longer
+/// than the stage timeout starts the next attempt, which resumes from the stage's newest checkpoint on
+/// its own. A non-retryable failure or the last attempt ends the stage as failed with the reasons of
+/// every attempt. A "cancel" event (or a cancel marker in Blob) writes the marker, which the job obeys,
+/// and ends the stage as cancelled. After MaxPollsPerGeneration polls the orchestration continues as
+/// new with its state, so its history stays bounded however long training takes.
+///
+/// Deterministic: time comes from context.CurrentUtcDateTime, waiting from durable timers, all I/O from
+/// activities. Always returns a <see cref="StageOutcome"/>; it throws only when an activity keeps failing.</summary>
+public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcome>
+{
+    public override async Task<StageOutcome> RunAsync(TaskOrchestrationContext context, StageInput input)
+    {
+        var job = input.Job;
+        var monitor = input.Monitor;
+        var log = context.CreateReplaySafeLogger<StageOrchestrator>();
+        var activityOptions = ActivityOptions.For(monitor);
+        var state = input.Carried ?? new StageRunState(
+            Attempt: 1, Dispatched: false, AttemptStartedAt: context.CurrentUtcDateTime, Fold: StageFold.Start(1),
+            Generation: 0, AttemptFailures: []);
+
+        var cancel = context.WaitForExternalEvent<string?>(PipelineNames.CancelEvent);
+        for (var polls = 0; ; polls++)
+        {
+            if (!state.Dispatched)
+            {
+                var attemptJob = job with { Attempt = state.Attempt };
+                SetStatus(context, input, state, $"dispatching attempt {state.Attempt}");
+                await context.CallActivityAsync<DispatchResult>(PipelineNames.DispatchJobActivity, attemptJob, activityOptions);
+                state = state with { Dispatched = true, AttemptStartedAt = context.CurrentUtcDateTime };
+                log.LogInformation("Stage {Stage} of run {RunId}: attempt {Attempt}/{MaxAttempts} dispatched",
+                    job.Stage, job.RunId, state.Attempt, monitor.MaxAttempts);
+            }
+
+            var drained = await context.CallActivityAsync<DrainResult>(
+                PipelineNames.DrainEventsActivity, new DrainInput(job.RunId, job.Stage, job.TraceParent), activityOptions);
+            if (drained.CancelRequested)
+                return await CancelAsync(context, input, state, "a cancel marker was written for the run");
+
+            var now = context.CurrentUtcDateTime;
+            state = state with { Fold = StageEventFolder.Fold(state.Fold, job.Stage, drained.Events, now) };
+            var decision = StageEventFolder.Decide(state.Fold, state.AttemptStartedAt, now, monitor.StageTimeout);
+            switch (decision)
+            {
+                case StageDecision.Completed:
+                    var result = state.Fold.Terminal!.Result;
+                    SetStatus(context, input, state, "completed", Outcomes.Completed);
+                    log.LogInformation("Stage {Stage} of run {RunId} completed on attempt {Attempt}", job.Stage, job.RunId, state.Attempt);
+                    return new StageOutcome(job.Stage, job.Kind, Outcomes.Completed, state.Attempt, result, state.Fold.Progress);
+
+                case StageDecision.FailedRetryable or StageDecision.FailedFinal or StageDecision.TimedOut:
+                    var failure = StageEventFolder.DescribeFailure(state.Fold, decision, monitor.StageTimeout);
+                    var failures = state.AttemptFailures.Append(failure).ToList();
+                    log.LogWarning("Stage {Stage} of run {RunId}: {Failure}", job.Stage, job.RunId, failure);
+                    if (decision == StageDecision.FailedFinal || state.Attempt >= monitor.MaxAttempts)
+                    {
+                        var why = decision == StageDecision.FailedFinal
+                            ? "the failure is not retryable"
+                            : $"all {monitor.MaxAttempts} attempts were used";
+                        var reason = $"stage '{job.Stage}' failed: {why}; {string.Join("; ", failures)}";
+                        SetStatus(context, input, state with { AttemptFailures = failures }, reason, Outcomes.Failed);
+                        return new StageOutcome(job.Stage, job.Kind, Outcomes.Failed, state.Attempt, null, state.Fold.Progress, reason);
+                    }
+                    var next = state.Attempt + 1;
+                    state = new StageRunState(next, Dispatched: false, AttemptStartedAt: now, StageFold.Start(next) with
+                    {
+                        // Progress and checkpoint of the previous attempt stay visible until the next reports.
+                        Progress = state.Fold.Progress, Checkpoint = state.Fold.Checkpoint,
+                    }, state.Generation, failures);
+                    continue; // dispatch the next attempt right away
+
+                default:
+                    SetStatus(context, input, state, null);
+                    break;
+            }
+
+            using var timerCancel = new CancellationTokenSource();
+            var timer = context.CreateTimer(now.Add(monitor.PollInterval), timerCancel.Token);
+            if (await Task.WhenAny(timer, cancel) == cancel)
+            {
+                await timerCancel.CancelAsync();
+                return await CancelAsync(context, input, state, cancel.Result ?? "cancel requested");
+            }
+
+            if (polls + 1 >= monitor.MaxPollsPerGeneration)
+            {
+                // Keeps history bounded; a cancel event that arrives meanwhile is carried over.
+                context.ContinueAsNew(input with { Carried = state with { Generation = state.Generation + 1 } }, preserveUnprocessedEvents: true);
+                return new StageOutcome(job.Stage, job.Kind, Phases.Running, state.Attempt);
+            }
+        }
+    }
+
+    private static async Task<StageOutcome> CancelAsync(TaskOrchestrationContext context, StageInput input, StageRunState state, string reason)
+    {
+        var job = input.Job;
+        await context.CallActivityAsync<bool>(
+            PipelineNames.WriteCancelMarkerActivity, new CancelMarkerInput(job.RunId, reason, job.TraceParent), ActivityOptions.For(input.Monitor));
+        var why = $"stage '{job.Stage}' was cancelled during attempt {state.Attempt}: {reason}";
+        SetStatus(context, input, state, why, Outcomes.Cancelled);
+        return new StageOutcome(job.Stage, job.Kind, Outcomes.Cancelled, state.Attempt, null, state.Fold.Progress, why);
+    }
+
+    private static void SetStatus(TaskOrchestrationContext context, StageInput input, StageRunState state, string? message, string phase = Phases.Running) =>
+        context.SetCustomStatus(new PipelineCustomStatus(
+            input.Job.RunId, phase, input.Job.Stage, input.Job.Kind, state.Attempt, input.Monitor.MaxAttempts,
+            context.InstanceId, state.Fold.Progress, state.Fold.Checkpoint, message, context.CurrentUtcDateTime));
+}
+
+/// <summary>Retries of the pipeline's activities: storage hiccups should not fail a run.</summary>
+internal static class ActivityOptions
+{
+    public static TaskOptions For(MonitorSettings monitor)
+    {
+        var first = monitor.PollInterval < TimeSpan.FromSeconds(2) ? monitor.PollInterval : TimeSpan.FromSeconds(2);
+        return TaskOptions.FromRetryPolicy(new RetryPolicy(4, first, backoffCoefficient: 2.0, maxRetryInterval: TimeSpan.FromSeconds(30)));
+    }
+}
