@@ -12,7 +12,10 @@ public interface IArtifactStore
     /// <summary>Uploads every file under <paramref name="localDir"/> as the checkpoint at
     /// <paramref name="checkpointPath"/> (checkpoints/{runId}/{stage}/step-{n}) and writes its
     /// manifest (SHA-256 and size of every file) last, so a half-written checkpoint is never
-    /// listed. Two writers racing on the same path never produce a mixed checkpoint.</summary>
+    /// listed. Two writers racing on the same path never produce a mixed checkpoint: the first
+    /// manifest committed wins, and the losers get the winner's manifest back (compare
+    /// <see cref="CheckpointManifest.Writer"/>; <see cref="BlobArtifactStore"/> explains the design).
+    /// An existing checkpoint is never overwritten.</summary>
     Task<CheckpointManifest> UploadCheckpointAsync(string checkpointPath, string localDir, string? writer = null, CancellationToken ct = default);
 
     /// <summary>Downloads a checkpoint into <paramref name="localDir"/> and verifies every file

@@ -81,7 +81,7 @@ public sealed record StageProgress(
 public sealed record CheckpointRef(string Uri, long Step);
 
 public sealed record StageResult(
-    CheckpointRef? Checkpoint,
+    CheckpointRef? Checkpoint = null,     // null for eval stages, which produce no checkpoint (JSON omits null, so it must be optional)
     string? ReportUri = null,
     string? MetricsUri = null,
     IReadOnlyDictionary<string, double>? Metrics = null);

@@ -28,7 +28,8 @@ namespace Rmt.Cloud;
 /// winner's manifest (its <see cref="CheckpointManifest.Writer"/> tells the caller that another
 /// writer won); both hold the same step's weights, so continuing from either is correct. A writer
 /// that crashes before committing leaves a staging folder without a manifest: it is never listed or
-/// read (orphaned staging blobs are only storage, and are removed with the run).</para>
+/// read (orphaned staging blobs are only storage, and are removed with the run). Uploading to a
+/// step that is already committed uploads nothing and returns the existing manifest.</para>
 ///
 /// <para><b>Verification.</b> Downloads hash every file and compare with the manifest; a mismatch
 /// names the blob URI and both hashes, a missing blob names its URI (<see cref="ArtifactException"/>).
@@ -76,26 +77,32 @@ public sealed class BlobArtifactStore : IArtifactStore
             throw new ArgumentException($"checkpoint folder '{localDir}' holds no files to upload", nameof(localDir));
 
         await EnsureContainerAsync(BlobLayout.CheckpointsContainer, ct);
-        var token = WriterToken(writer);
-        var stagingPrefix = $"{checkpointPath.TrimEnd('/')}/{token}";
+        if (await ReadManifestAsync(checkpointPath, ct) is { } existing)
+        {
+            // A restarted job saving a step it already saved: nothing to upload.
+            _logger.LogInformation("Checkpoint {Uri} already exists (writer {Writer}); not uploading it again", UriOf(checkpointPath), existing.Writer);
+            return existing;
+        }
+        var writerToken = WriterToken(writer);
+        var stagingPrefix = $"{checkpointPath.TrimEnd('/')}/{writerToken}";
         var uploaded = new ConcurrentBag<ManifestFile>();
         await Parallel.ForEachAsync(files, new ParallelOptions { MaxDegreeOfParallelism = UploadParallelism, CancellationToken = ct },
-            async (relative, token2) =>
+            async (relative, cancel) =>
             {
                 var localFile = Path.Combine(localDir, relative.Replace('/', Path.DirectorySeparatorChar));
-                var (sha, size) = await HashFileAsync(localFile, token2);
-                await Blob($"{stagingPrefix}/{relative}", out _).UploadAsync(localFile, Upload(ContentTypeOf(relative)), token2);
+                var (sha, size) = await HashFileAsync(localFile, cancel);
+                await Blob($"{stagingPrefix}/{relative}", out _).UploadAsync(localFile, Upload(ContentTypeOf(relative)), cancel);
                 uploaded.Add(new ManifestFile(relative, size, sha));
             });
 
         var manifest = new CheckpointManifest(
             runId, stage, step, DateTimeOffset.UtcNow,
-            [.. uploaded.OrderBy(f => f.Path, StringComparer.Ordinal)], token);
+            [.. uploaded.OrderBy(f => f.Path, StringComparer.Ordinal)], writerToken);
         manifest.Validate();
         var manifestPath = ManifestPath(checkpointPath);
         if (await TryCreateTextAsync(manifestPath, RmtJson.Serialize(manifest, indented: true), ct))
         {
-            _logger.LogInformation("Committed checkpoint {Uri} ({Files} files) as writer {Writer}", UriOf(checkpointPath), files.Count, token);
+            _logger.LogInformation("Committed checkpoint {Uri} ({Files} files) as writer {Writer}", UriOf(checkpointPath), files.Count, writerToken);
             return manifest;
         }
 
@@ -104,7 +111,7 @@ public sealed class BlobArtifactStore : IArtifactStore
         var winner = await ReadManifestAsync(checkpointPath, ct)
                      ?? throw new ArtifactException($"checkpoint {UriOf(checkpointPath)}: another writer committed its manifest, but it is gone now; upload again");
         _logger.LogWarning("Checkpoint {Uri} was committed first by writer {Winner}; writer {Writer} discarded its copy",
-            UriOf(checkpointPath), winner.Writer, token);
+            UriOf(checkpointPath), winner.Writer, writerToken);
         return winner;
     }
 

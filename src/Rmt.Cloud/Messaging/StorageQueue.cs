@@ -15,7 +15,20 @@ internal sealed class StorageQueue(QueueServiceClient service, ILogger logger)
 
     private readonly ConcurrentDictionary<string, bool> _created = new(StringComparer.Ordinal);
 
+    /// <summary>The Storage Queue limit on a message (64 KiB); our records are far smaller.</summary>
+    public const int MaxMessageBytes = 64 * 1024;
+
     public QueueClient Get(string name) => service.GetQueueClient(name);
+
+    /// <summary>Sends a body that never expires, refusing one over the size limit with a clear error.</summary>
+    public static async Task SendAsync(QueueClient queue, string body, string what, CancellationToken ct)
+    {
+        var bytes = System.Text.Encoding.UTF8.GetByteCount(body);
+        if (bytes > MaxMessageBytes)
+            throw new ArgumentException(
+                $"{what} is {bytes} bytes, over the {MaxMessageBytes}-byte storage queue message limit; put large content in Blob and send its path", nameof(body));
+        await queue.SendMessageAsync(body, visibilityTimeout: null, timeToLive: NeverExpire, ct);
+    }
 
     public async Task<QueueClient> EnsureAsync(string name, CancellationToken ct)
     {
@@ -38,7 +51,7 @@ internal sealed class StorageQueue(QueueServiceClient service, ILogger logger)
     {
         var poison = await EnsureAsync(StorageQueueNames.Poison(source.Name), ct);
         var envelope = new PoisonMessage(source.Name, message.MessageId, message.DequeueCount, reason, DateTimeOffset.UtcNow, message.Body.ToString());
-        await poison.SendMessageAsync(envelope.ToJson(), visibilityTimeout: null, timeToLive: NeverExpire, ct);
+        await poison.SendMessageAsync(envelope.ToJson(), visibilityTimeout: null, timeToLive: NeverExpire, ct); // may exceed 64 KiB only if the original did
         logger.LogWarning("Moved message {MessageId} of queue {Queue} to {Poison}: {Reason}", message.MessageId, source.Name, poison.Name, reason);
         await DeleteAsync(source, message, ct);
     }

@@ -41,7 +41,7 @@ public sealed class StorageQueueEventStream : IStageEventStream
     {
         stageEvent.Validate();
         var queue = await _queues.EnsureAsync(QueueNameOf(stageEvent.RunId), ct);
-        await queue.SendMessageAsync(RmtJson.Serialize(stageEvent), visibilityTimeout: null, timeToLive: StorageQueue.NeverExpire, ct);
+        await StorageQueue.SendAsync(queue, RmtJson.Serialize(stageEvent), $"stage event {stageEvent.MessageId}", ct);
     }
 
     public async Task<IReadOnlyList<StageEvent>> DrainAsync(
@@ -95,17 +95,4 @@ public sealed class StorageQueueEventStream : IStageEventStream
             return (null, e.Message);
         }
     }
-}
-
-/// <summary>The order every drain hands events on in.</summary>
-public static class StageEventOrder
-{
-    /// <summary>Events in (stage, attempt, sequence) order, the first of each
-    /// <see cref="StageEvent.MessageId"/> kept.</summary>
-    public static IReadOnlyList<StageEvent> Ordered(IEnumerable<StageEvent> events) =>
-        [.. events
-            .DistinctBy(e => e.MessageId, StringComparer.Ordinal)
-            .OrderBy(e => e.Stage, StringComparer.Ordinal)
-            .ThenBy(e => e.Attempt)
-            .ThenBy(e => e.Sequence)];
 }

@@ -36,11 +36,15 @@ public sealed class StorageQueueJobQueue : IJobQueue
 
     public string PoisonQueueName => StorageQueueNames.Poison(QueueName);
 
+    /// <summary>Creates the queue if it does not exist (every operation does this on first use;
+    /// hosts may call it at start to fail early).</summary>
+    public Task EnsureCreatedAsync(CancellationToken ct = default) => _queues.EnsureAsync(QueueName, ct);
+
     public async Task SendAsync(StageJob job, CancellationToken ct = default)
     {
         job.Validate();
         var queue = await _queues.EnsureAsync(QueueName, ct);
-        await queue.SendMessageAsync(RmtJson.Serialize(job), visibilityTimeout: null, timeToLive: StorageQueue.NeverExpire, ct);
+        await StorageQueue.SendAsync(queue, RmtJson.Serialize(job), $"stage job {job.MessageId}", ct);
     }
 
     public async Task<ReceivedJob?> ReceiveAsync(TimeSpan wait, CancellationToken ct = default)

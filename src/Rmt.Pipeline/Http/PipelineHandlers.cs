@@ -232,9 +232,11 @@ public sealed class PipelineHandlers(DurableTaskClient client, ILogger<PipelineH
             return end >= 0 ? path[..end] : path;
         }
         var text = message.StartsWith("pipeline request: ", StringComparison.Ordinal) ? message["pipeline request: ".Length..] : message;
-        var first = text.Split(' ', 2)[0];
-        return first.Length > 0 && char.IsLower(first[0]) && first.All(c => char.IsLetterOrDigit(c) || c is '.' or '[' or ']')
-            ? first
+        // Contract messages start with the field: "options.maxAttempts is 0; ...", "datasets.midTrain 'x' is not ...".
+        var words = text.Split(' ', 3);
+        return words.Length >= 2 && (words[1] == "is" || words[1].StartsWith('\''))
+               && words[0].Length > 0 && char.IsLower(words[0][0]) && words[0].All(c => char.IsLetterOrDigit(c) || c is '.' or '[' or ']')
+            ? words[0]
             : null;
     }
 }

@@ -30,7 +30,6 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
             Attempt: 1, Dispatched: false, AttemptStartedAt: context.CurrentUtcDateTime, Fold: StageFold.Start(1),
             Generation: 0, AttemptFailures: []);
 
-        var cancel = context.WaitForExternalEvent<string?>(PipelineNames.CancelEvent);
         for (var polls = 0; ; polls++)
         {
             if (!state.Dispatched)
@@ -85,12 +84,15 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
                     break;
             }
 
-            using var timerCancel = new CancellationTokenSource();
-            var timer = context.CreateTimer(now.Add(monitor.PollInterval), timerCancel.Token);
-            if (await Task.WhenAny(timer, cancel) == cancel)
+            // The durable timer between polls doubles as the wait for a "cancel" event.
+            try
             {
-                await timerCancel.CancelAsync();
-                return await CancelAsync(context, input, state, cancel.Result ?? "cancel requested");
+                var reason = await context.WaitForExternalEvent<string?>(PipelineNames.CancelEvent, monitor.PollInterval);
+                return await CancelAsync(context, input, state, reason ?? "cancel requested");
+            }
+            catch (TaskCanceledException)
+            {
+                // no cancel within the poll interval: poll again
             }
 
             if (polls + 1 >= monitor.MaxPollsPerGeneration)

@@ -1,0 +1,281 @@
+using System.Diagnostics;
+using Microsoft.DurableTask.Client;
+using Rmt.Contracts;
+using Rmt.Pipeline.Http;
+using Rmt.Pipeline.Tests.Fakes;
+using static Rmt.Pipeline.Tests.Fakes.FakeTrainer;
+
+namespace Rmt.Pipeline.Tests;
+
+/// <summary>The real orchestrators and activities on the in-process durable host, driven by a fake
+/// trainer that answers dispatched jobs with stage events.</summary>
+public sealed class PipelineOrchestrationTests
+{
+    [Fact]
+    public async Task Happy_path_runs_every_stage_in_order_and_writes_request_events_report_and_manifest()
+    {
+        var release = new TaskCompletionSource();
+        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        {
+            if (job.Stage != PipelineStages.MidTrain)
+            {
+                await t.CompleteAsync(job);
+                return;
+            }
+            await t.PublishAsync(Event(job, 1, StageEventKind.Accepted), Event(job, 2, StageEventKind.Progress) with { Progress = Progress(5) });
+            await release.Task.WaitAsync(t.Stopping);
+            await t.WaitForDrainsAsync(5); // more polls than one generation holds: the stage must continue as new
+            await t.CompleteAsync(job with { });
+        });
+        using var trace = new Activity("test-request").SetIdFormat(ActivityIdFormat.W3C).Start();
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("happy"));
+        var running = await host.WaitForStatusAsync(runId, v => v.Stage == PipelineStages.MidTrain && v.Progress is not null);
+        release.SetResult();
+        var done = await host.WaitAsync(runId);
+
+        Assert.Equal("running", running.Status);
+        Assert.Equal(1, running.Attempt);
+        Assert.Equal(5, running.Progress!.Step);
+        AssertCompleted(done);
+        var output = done.ReadOutputAs<PipelineOutput>()!;
+        Assert.Equal(Outcomes.Completed, output.Status);
+        Assert.Equal(
+            [PipelineStages.Pretrain, PipelineStages.MidTrain, PipelineStages.MidTrainEval, PipelineStages.PostTrain, PipelineStages.PostTrainEval],
+            output.Stages.Select(s => s.Stage));
+        Assert.All(output.Stages, s => Assert.Equal((Outcomes.Completed, 1), (s.Status, s.Attempts)));
+
+        // Each stage starts from the previous one's checkpoint; post-training from the mid-training checkpoint.
+        var jobs = host.Queue.Sent;
+        Assert.Equal(5, jobs.Count);
+        Assert.Null(jobs[0].BaseCheckpoint);
+        Assert.Equal(BlobLayout.Checkpoint(runId, PipelineStages.Pretrain, 10), jobs[1].BaseCheckpoint);
+        Assert.Equal(BlobLayout.Checkpoint(runId, PipelineStages.MidTrain, 10), jobs[2].BaseCheckpoint);
+        Assert.Equal(BlobLayout.Checkpoint(runId, PipelineStages.MidTrain, 10), jobs[3].BaseCheckpoint);
+        Assert.Equal(BlobLayout.Checkpoint(runId, PipelineStages.PostTrain, 10), jobs[4].BaseCheckpoint);
+        Assert.Equal([StageKind.Pretrain, StageKind.MidTrain, StageKind.Eval, StageKind.PostTrain, StageKind.Eval], jobs.Select(j => j.Kind));
+
+        // One trace follows the run: the submitting request's trace id is in every job.
+        Assert.All(jobs, j => Assert.Equal(trace.TraceId.ToHexString(), PipelineTelemetry.TraceIdOf(j.TraceParent)));
+
+        var request = RmtJson.ParseRequest((await host.Store.ReadTextAsync(BlobLayout.RunRequest(runId)))!, "request.json");
+        Assert.Equal(runId, request.RunId);
+        var events = (await host.Store.ReadTextAsync(BlobLayout.RunEvents(runId)))!.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(4 * 5 + 7, events.Length); // mid-train repeats sequences 1 and 2 in a later drain: the log keeps what was sent
+        Assert.All(events, line => RmtJson.ParseEvent(line, "events.jsonl"));
+
+        var report = (await host.Store.ReadTextAsync(BlobLayout.RunReport(runId)))!;
+        Assert.Contains("| RMT (this run) | 80.00 | 50.00 | 25.00 | 51.25 | 18.0 |", report);
+        Assert.Contains("| NTP | - | - | 10.00 | 30.00 | - |", report);
+        Assert.Contains("| RMT (this run) | 10.00 | 30.00 | +20.00 | 40.0 |", report);
+        Assert.Contains("![loss](mid-train/plots/loss.png)", report);
+
+        var manifest = RmtJson.Parse<RunManifest>((await host.Store.ReadTextAsync(BlobLayout.RunManifest(runId)))!, "manifest.json");
+        Assert.Equal(5, manifest.Stages.Count);
+        Assert.Equal(BlobLayout.Checkpoint(runId, PipelineStages.PostTrain, 10), manifest.Stages[3].Checkpoint!.Uri);
+        Assert.Contains(manifest.Files, f => f.Path == BlobLayout.RunReport(runId) && f.Sha256.Length == 64);
+
+        var final = await host.WaitForStatusAsync(runId, v => v.Status == "completed");
+        Assert.Equal(BlobLayout.RunReport(runId), final.Output!.ReportUri);
+        var completed = PipelineApiJson.Deserialize<PipelineList>((await host.Handlers.ListAsync("completed")).Json!);
+        Assert.Contains(completed.Items, i => i.Id == runId);
+        Assert.Empty(PipelineApiJson.Deserialize<PipelineList>((await host.Handlers.ListAsync("running")).Json!).Items);
+    }
+
+    [Fact]
+    public async Task A_request_with_a_base_checkpoint_skips_pretraining()
+    {
+        await using var host = await PipelineTestHost.StartAsync();
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("with-base", baseCheckpoint: "checkpoints/hf/tiny/step-0"));
+        var done = await host.WaitAsync(runId);
+
+        AssertCompleted(done);
+        Assert.Equal(PipelineStages.MidTrain, host.Queue.Sent[0].Stage);
+        Assert.Equal("checkpoints/hf/tiny/step-0", host.Queue.Sent[0].BaseCheckpoint);
+        Assert.Empty(host.JobsOf(PipelineStages.Pretrain));
+    }
+
+    [Fact]
+    public async Task A_retryable_failure_is_retried_and_a_late_event_of_the_failed_attempt_is_ignored()
+    {
+        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        {
+            if (job.Stage != PipelineStages.MidTrain) await t.CompleteAsync(job);
+            else if (job.Attempt == 1)
+                await t.PublishAsync(Event(job, 1, StageEventKind.Started), Failed(job, 2, retryable: true, "node preempted"));
+            else
+            {
+                // A zombie of attempt 1 still talks; attempt 2 must not take its word.
+                await t.PublishAsync(Failed(job with { Attempt = 1 }, 3, retryable: false, "zombie"));
+                await t.CompleteAsync(job);
+            }
+        });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("retry"));
+        var done = await host.WaitAsync(runId);
+
+        AssertCompleted(done);
+        var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
+        Assert.Equal((Outcomes.Completed, 2), (midTrain.Status, midTrain.Attempts));
+        Assert.Equal([1, 2], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
+        Assert.Single(host.JobsOf(PipelineStages.PostTrain));
+    }
+
+    [Fact]
+    public async Task A_stage_that_fails_on_every_attempt_fails_the_run_with_every_reason_and_still_reports()
+    {
+        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        {
+            if (job.Stage == PipelineStages.MidTrain) await t.PublishAsync(Failed(job, 1, retryable: true, $"disk full on try {job.Attempt}"));
+            else await t.CompleteAsync(job);
+        });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("exhausted"));
+        var done = await host.WaitAsync(runId);
+
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, done.RuntimeStatus);
+        var message = done.FailureDetails!.ErrorMessage;
+        Assert.Contains("stage 'mid-train' failed: all 3 attempts were used", message);
+        Assert.Contains("disk full on try 1", message);
+        Assert.Contains("disk full on try 3", message);
+        Assert.Equal([1, 2, 3], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
+        Assert.Empty(host.JobsOf(PipelineStages.PostTrain));
+        Assert.Contains("Status: **failed**", (await host.Store.ReadTextAsync(BlobLayout.RunReport(runId)))!);
+        var view = await host.WaitForStatusAsync(runId, v => v.Status == "failed");
+        Assert.Contains("all 3 attempts", view.Failure);
+    }
+
+    [Fact]
+    public async Task A_non_retryable_failure_is_not_retried()
+    {
+        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        {
+            if (job.Stage == PipelineStages.Pretrain) await t.PublishAsync(Failed(job, 1, retryable: false, "dataset has no text"));
+            else await t.CompleteAsync(job);
+        });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("final"));
+        var done = await host.WaitAsync(runId);
+
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, done.RuntimeStatus);
+        Assert.Contains("the failure is not retryable", done.FailureDetails!.ErrorMessage);
+        Assert.Contains("dataset has no text", done.FailureDetails.ErrorMessage);
+        Assert.Single(host.JobsOf(PipelineStages.Pretrain));
+        Assert.Empty(host.JobsOf(PipelineStages.MidTrain));
+    }
+
+    [Fact]
+    public async Task A_silent_attempt_times_out_and_the_next_attempt_completes()
+    {
+        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        {
+            if (job.Stage == PipelineStages.MidTrain && job.Attempt == 1)
+                await t.PublishAsync(Event(job, 1, StageEventKind.Accepted)); // then the job dies without a word
+            else
+                await t.CompleteAsync(job);
+        });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("timeout"));
+        var done = await host.WaitAsync(runId);
+
+        AssertCompleted(done);
+        var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
+        Assert.Equal((Outcomes.Completed, 2), (midTrain.Status, midTrain.Attempts));
+        Assert.Equal([1, 2], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
+    }
+
+    [Fact]
+    public async Task Silence_on_every_attempt_fails_the_run_naming_the_timeout()
+    {
+        await using var host = await PipelineTestHost.StartAsync(
+            async (job, t) =>
+            {
+                if (job.Stage != PipelineStages.Pretrain) await t.CompleteAsync(job);
+            },
+            PipelineTestHost.FastMonitor with { MaxAttempts = 2, StageTimeout = TimeSpan.FromMilliseconds(500) });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("silent"));
+        var done = await host.WaitAsync(runId);
+
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, done.RuntimeStatus);
+        Assert.Contains("attempt 1 timed out: no stage event for 500 ms", done.FailureDetails!.ErrorMessage);
+        Assert.Contains("attempt 2 timed out", done.FailureDetails.ErrorMessage);
+    }
+
+    [Fact]
+    public async Task Cancel_writes_the_marker_stops_the_stage_skips_the_rest_and_reports_cancelled()
+    {
+        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        {
+            if (job.Stage != PipelineStages.MidTrain)
+            {
+                await t.CompleteAsync(job);
+                return;
+            }
+            await t.PublishAsync(Event(job, 1, StageEventKind.Progress) with { Progress = Progress(3) });
+            await t.WaitForCancelMarkerAsync(job); // the real job checks the marker between steps
+            await t.PublishAsync(Failed(job, 2, retryable: false, "cancelled") with
+            {
+                Failure = new StageFailure(FailureKind.Cancelled, "stopped by the cancel marker", false),
+            });
+        });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("cancel-me"));
+        await host.WaitForStatusAsync(runId, v => v.Stage == PipelineStages.MidTrain && v.Progress?.Step == 3);
+        var cancel = await host.Handlers.CancelAsync(runId, "user changed their mind");
+        var done = await host.WaitAsync(runId);
+
+        Assert.Equal(202, cancel.StatusCode);
+        AssertCompleted(done);
+        var output = done.ReadOutputAs<PipelineOutput>()!;
+        Assert.Equal(Outcomes.Cancelled, output.Status);
+        Assert.Contains("user changed their mind", output.Reason);
+        Assert.Equal([Outcomes.Completed, Outcomes.Cancelled], output.Stages.Select(s => s.Status));
+        Assert.True(await host.Store.ExistsAsync(BlobLayout.CancelMarker(runId)));
+        Assert.Empty(host.JobsOf(PipelineStages.PostTrain));
+        Assert.Equal("cancelled", (await host.WaitForStatusAsync(runId, v => v.Status == "cancelled")).Status);
+        Assert.Equal(409, (await host.Handlers.CancelAsync(runId)).StatusCode);
+    }
+
+    [Fact]
+    public async Task Duplicate_and_out_of_order_events_are_folded_once_in_sequence_order()
+    {
+        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        {
+            if (job.Stage != PipelineStages.MidTrain)
+            {
+                await t.CompleteAsync(job);
+                return;
+            }
+            await t.PublishAsync(
+                Event(job, 1, StageEventKind.Accepted),
+                Event(job, 4, StageEventKind.Progress) with { Progress = Progress(8, loss: 0.8) },
+                Event(job, 3, StageEventKind.Progress) with { Progress = Progress(6, loss: 0.9) },
+                Event(job, 3, StageEventKind.Progress) with { Progress = Progress(6, loss: 0.9) });
+            await t.WaitForDrainsAsync(2);
+            // An older progress event arrives after a newer one was folded, and a duplicate across drains.
+            await t.PublishAsync(
+                Event(job, 2, StageEventKind.Progress) with { Progress = Progress(4, loss: 1.5) },
+                Event(job, 4, StageEventKind.Progress) with { Progress = Progress(8, loss: 0.8) });
+            await t.WaitForDrainsAsync(2);
+            var completed = Completed(job, 5) with { Progress = null };
+            await t.PublishAsync(completed);
+            await t.WaitForDrainsAsync(1);
+            await t.PublishAsync(completed);
+        });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("dupes"));
+        var done = await host.WaitAsync(runId);
+
+        AssertCompleted(done);
+        var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
+        Assert.Equal((Outcomes.Completed, 1), (midTrain.Status, midTrain.Attempts));
+        Assert.Equal(8, midTrain.LastProgress!.Step); // the late step-4 event did not roll progress back
+        Assert.Single(host.JobsOf(PipelineStages.MidTrain));
+    }
+
+    private static void AssertCompleted(OrchestrationMetadata done) =>
+        Assert.True(done.RuntimeStatus == OrchestrationRuntimeStatus.Completed,
+            $"run {done.InstanceId} is {done.RuntimeStatus}: {done.FailureDetails?.ErrorType} {done.FailureDetails?.ErrorMessage} {done.FailureDetails?.StackTrace}");
+}
