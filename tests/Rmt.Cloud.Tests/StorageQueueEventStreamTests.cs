@@ -76,7 +76,7 @@ public sealed class StorageQueueEventStreamTests(AzuriteFixture azurite)
         await stream.PublishAsync(Samples.Event(runId, "mid-train", 1, 2));
 
         await Assert.ThrowsAsync<IOException>(() => stream.DrainAsync(runId, _ => throw new IOException("blob append failed")));
-        await Task.Delay(TimeSpan.FromSeconds(1.3)); // the visibility timeout of the failed drain
+        await Task.Delay(TimeSpan.FromSeconds(1.5)); // the visibility timeout of the failed drain
         var retried = await stream.DrainAsync(runId, Ignore);
 
         Assert.Equal([1L, 2L], retried.Select(e => e.Sequence));
@@ -90,7 +90,7 @@ public sealed class StorageQueueEventStreamTests(AzuriteFixture azurite)
         await stream.PublishAsync(Samples.Event(runId, "mid-train", 1, 1));
 
         await Assert.ThrowsAsync<IOException>(() => stream.DrainAsync(runId, _ => throw new IOException("down")));
-        await Task.Delay(TimeSpan.FromSeconds(1.3));
+        await Task.Delay(TimeSpan.FromSeconds(1.5));
         var drained = await stream.DrainAsync(runId, _ => throw new InvalidOperationException("a poisoned event must not be persisted"));
 
         Assert.Empty(drained);
