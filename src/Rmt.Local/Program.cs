@@ -48,7 +48,7 @@ var options = new LocalHostOptions
     LogLevel = command.Verbose ? LogLevel.Debug : LogLevel.Information,
     JobRunner = new LocalJobRunnerOptions
     {
-        GpuJobDll = Path.GetFullPath(command.GpuJobDll ?? LocalJobRunnerOptions.FindGpuJob(repoRoot, LocalCommand.BuildConfiguration())),
+        Command = LocalJobRunnerOptions.ForGpuJob(command.GpuJobDll ?? LocalJobRunnerOptions.FindGpuJob(repoRoot, LocalCommand.BuildConfiguration())),
         WorkRoot = Path.Combine(dataDir, "jobs"),
     },
 };

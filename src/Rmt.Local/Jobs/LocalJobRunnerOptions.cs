@@ -6,8 +6,9 @@ namespace Rmt.Local.Jobs;
 /// <summary>How the local job runner starts and watches trainer processes.</summary>
 public sealed record LocalJobRunnerOptions
 {
-    /// <summary>Rmt.GpuJob.dll, run with `dotnet`; see <see cref="FindGpuJob"/>.</summary>
-    public required string GpuJobDll { get; init; }
+    /// <summary>The trainer command before its arguments: ["dotnet", ".../Rmt.GpuJob.dll"] (see
+    /// <see cref="ForGpuJob"/>). The runner appends `run --job-file {file} --work-dir {dir}`.</summary>
+    public required IReadOnlyList<string> Command { get; init; }
 
     /// <summary>Job files, job logs and the trainers' scratch folders live under here.</summary>
     public required string WorkRoot { get; init; }
@@ -30,27 +31,36 @@ public sealed record LocalJobRunnerOptions
 
     public void Validate()
     {
-        if (!File.Exists(GpuJobDll))
-            throw new FileNotFoundException(
-                $"the trainer {GpuJobDll} does not exist; build it first (dotnet build src/Rmt.GpuJob -c Release, or ./run.sh)", GpuJobDll);
+        if (Command is null || Command.Count == 0 || string.IsNullOrWhiteSpace(Command[0]))
+            throw new ContractException("local job runner: the trainer command is empty; use LocalJobRunnerOptions.ForGpuJob(dll)");
+        foreach (var part in Command.Where(p => p.EndsWith(".dll", StringComparison.Ordinal) || Path.IsPathRooted(p)))
+            if (!File.Exists(part))
+                throw new FileNotFoundException(
+                    $"the trainer {part} does not exist; build it first (dotnet build src/Rmt.GpuJob -c Release, or ./run.sh)", part);
         Validation.NotEmpty(WorkRoot, "work root");
         foreach (var (name, value) in new[] { ("receive wait", ReceiveWait), ("cancel check interval", CancelCheckInterval), ("cancel grace", CancelGrace), ("shutdown grace", ShutdownGrace) })
             if (value <= TimeSpan.Zero)
                 throw new ContractException($"local job runner: {name} is {value}; it must be positive");
     }
 
-    public string DescribeCommand() => $"dotnet {GpuJobDll} run --job-file <job>";
+    public string DescribeCommand() => $"{string.Join(' ', Command)} run --job-file <job> --work-dir {WorkDir}";
+
+    /// <summary>Where the trainer keeps its per-attempt scratch folders.</summary>
+    public string WorkDir => Path.Combine(WorkRoot, "work");
+
+    /// <summary>`dotnet {dll}`: how the container starts the trainer, too.</summary>
+    public static IReadOnlyList<string> ForGpuJob(string dll) => ["dotnet", Path.GetFullPath(dll)];
 
     internal ProcessStartInfo StartInfo(string jobFile, string? traceParent)
     {
-        var info = new ProcessStartInfo("dotnet")
+        var info = new ProcessStartInfo(Command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             UseShellExecute = false,
             WorkingDirectory = WorkRoot,
         };
-        foreach (var arg in new[] { GpuJobDll, "run", "--job-file", jobFile })
+        foreach (var arg in Command.Skip(1).Concat(["run", "--job-file", jobFile, "--work-dir", WorkDir]))
             info.ArgumentList.Add(arg);
         foreach (var (name, value) in Environment)
             info.Environment[name] = value;
