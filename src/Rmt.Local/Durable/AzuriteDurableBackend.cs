@@ -56,6 +56,13 @@ public sealed class AzuriteDurableBackend : IAsyncDisposable
             // The same worker id across restarts lets a restarted host take its partition back at once.
             WorkerId = options.WorkerId,
             LoggerFactory = loggers,
+            // The sidecar neither renews nor, when the host stops, abandons the messages of work in
+            // flight: they come back after this. Short, so that a restarted host goes on within
+            // seconds; the pipeline's activities take well under it.
+            ControlQueueVisibilityTimeout = options.MessageVisibilityTimeout,
+            WorkItemQueueVisibilityTimeout = options.MessageVisibilityTimeout,
+            // Azurite on a busy laptop can take more than the default 2 s for a partition-table write.
+            PartitionTableOperationTimeout = TimeSpan.FromSeconds(30),
             MaxConcurrentTaskActivityWorkItems = 4,
             MaxConcurrentTaskOrchestrationWorkItems = 4,
         };
@@ -104,10 +111,15 @@ public sealed record DurableBackendOptions
 
     public TimeSpan MaxQueuePollingInterval { get; init; } = TimeSpan.FromSeconds(1);
 
+    /// <summary>How long a taken durable message stays hidden (see the backend's remarks).</summary>
+    public TimeSpan MessageVisibilityTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
     public void Validate()
     {
         if (TaskHub.Length is < 3 or > 45 || !TaskHub.All(char.IsAsciiLetterOrDigit) || !char.IsAsciiLetter(TaskHub[0]))
             throw new ArgumentException($"task hub '{TaskHub}' must be 3-45 letters and digits, starting with a letter");
+        if (MessageVisibilityTimeout < TimeSpan.FromSeconds(5))
+            throw new ArgumentException($"the durable backend's message visibility timeout is {MessageVisibilityTimeout}; use at least 5 seconds");
         if (MaxQueuePollingInterval <= TimeSpan.Zero)
             throw new ArgumentException("the durable backend's maximum queue polling interval must be positive");
     }

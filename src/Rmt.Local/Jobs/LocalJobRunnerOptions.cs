@@ -48,8 +48,10 @@ public sealed record LocalJobRunnerOptions
     /// <summary>Where the trainer keeps its per-attempt scratch folders.</summary>
     public string WorkDir => Path.Combine(WorkRoot, "work");
 
-    /// <summary>`dotnet {dll}`: how the container starts the trainer, too.</summary>
-    public static IReadOnlyList<string> ForGpuJob(string dll) => ["dotnet", Path.GetFullPath(dll)];
+    /// <summary>`dotnet {dll}` (how the container starts the trainer, too), or the file itself when it
+    /// is not a .dll (a published executable).</summary>
+    public static IReadOnlyList<string> ForGpuJob(string path) =>
+        path.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? ["dotnet", Path.GetFullPath(path)] : [Path.GetFullPath(path)];
 
     internal ProcessStartInfo StartInfo(string jobFile, string? traceParent)
     {
