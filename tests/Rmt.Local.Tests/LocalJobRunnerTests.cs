@@ -102,7 +102,7 @@ public sealed class LocalJobRunnerTests(AzuriteFixture azurite) : IDisposable
         Assert.Equal("--job-file", args[1]);
         var fromFile = RmtJson.ParseJob(await File.ReadAllTextAsync(args[2]), args[2]);
         Assert.Equal(h.Job, fromFile);
-        Assert.Equal(["--work-dir", Path.Combine(_folder.File("jobs"), "work")], args[3..]);
+        Assert.Equal(["--work-dir", Path.Combine(_folder.File("jobs"), "work"), "--cancel-poll", "1"], args[3..]);
 
         // The child continues the job's trace (under the runner's span when one is recorded).
         var childTrace = (await File.ReadAllTextAsync(_folder.File("traceparent.txt"))).Trim();

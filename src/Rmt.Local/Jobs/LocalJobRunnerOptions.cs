@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Globalization;
 using Rmt.Contracts;
 
 namespace Rmt.Local.Jobs;
@@ -7,7 +8,7 @@ namespace Rmt.Local.Jobs;
 public sealed record LocalJobRunnerOptions
 {
     /// <summary>The trainer command before its arguments: ["dotnet", ".../Rmt.GpuJob.dll"] (see
-    /// <see cref="ForGpuJob"/>). The runner appends `run --job-file {file} --work-dir {dir}`.</summary>
+    /// <see cref="ForGpuJob"/>). The runner appends `run --job-file {file} --work-dir {dir} --cancel-poll {s}`.</summary>
     public required IReadOnlyList<string> Command { get; init; }
 
     /// <summary>Job files, job logs and the trainers' scratch folders live under here.</summary>
@@ -43,7 +44,7 @@ public sealed record LocalJobRunnerOptions
                 throw new ContractException($"local job runner: {name} is {value}; it must be positive");
     }
 
-    public string DescribeCommand() => $"{string.Join(' ', Command)} run --job-file <job> --work-dir {WorkDir}";
+    public string DescribeCommand() => $"{string.Join(' ', Command)} run --job-file <job> --work-dir {WorkDir} --cancel-poll <s>";
 
     /// <summary>Where the trainer keeps its per-attempt scratch folders.</summary>
     public string WorkDir => Path.Combine(WorkRoot, "work");
@@ -62,7 +63,9 @@ public sealed record LocalJobRunnerOptions
             UseShellExecute = false,
             WorkingDirectory = WorkRoot,
         };
-        foreach (var arg in Command.Skip(1).Concat(["run", "--job-file", jobFile, "--work-dir", WorkDir]))
+        // The job checks its run's cancel marker itself; locally as often as the runner does.
+        var cancelPoll = Math.Max(1, CancelCheckInterval.TotalSeconds).ToString("0.###", CultureInfo.InvariantCulture);
+        foreach (var arg in Command.Skip(1).Concat(["run", "--job-file", jobFile, "--work-dir", WorkDir, "--cancel-poll", cancelPoll]))
             info.ArgumentList.Add(arg);
         foreach (var (name, value) in Environment)
             info.Environment[name] = value;
