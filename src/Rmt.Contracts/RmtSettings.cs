@@ -45,4 +45,22 @@ public static class RmtSettings
         BlobServiceUri, QueueServiceUri, StorageConnectionString, ServiceBusNamespace, JobQueue,
         EventTopic, EventSubscription, ManagedIdentityClientId, ScheduleCron, ScheduleRequest, Device,
     ];
+
+    /// <summary>What the Functions app (HTTP API, timer, orchestrations) reads in Azure. infra/bicep sets
+    /// each as an app setting; tests/Rmt.Infra.Tests checks the compiled template against this list.</summary>
+    public static readonly IReadOnlyList<string> FunctionsApp =
+    [
+        BlobServiceUri, QueueServiceUri, ServiceBusNamespace, JobQueue, EventTopic, EventSubscription,
+        ManagedIdentityClientId, ScheduleCron, ScheduleRequest,
+    ];
+
+    /// <summary>What the GPU job (the trainer container) reads in Azure. infra/bicep sets each as an
+    /// environment variable of the Container Apps job; tests/Rmt.Infra.Tests checks them.</summary>
+    public static readonly IReadOnlyList<string> GpuJob =
+    [
+        BlobServiceUri, QueueServiceUri, ServiceBusNamespace, JobQueue, EventTopic, ManagedIdentityClientId, Device,
+    ];
+
+    /// <summary>Settings that must never be set in Azure (keys and connection strings; Azurite only).</summary>
+    public static readonly IReadOnlyList<string> LocalOnly = [StorageConnectionString];
 }

@@ -3,7 +3,8 @@ using Rmt.Pipeline.Tests.Fakes;
 
 namespace Rmt.Pipeline.Tests;
 
-public sealed class PipelineHandlersTests
+[Collection(AzuriteCollection.Name)]
+public sealed class PipelineHandlersTests(AzuriteFixture azurite)
 {
     [Theory]
     [InlineData("""{"datasets":{"midTrain":"nowhere","postTrain":"datasets/gsm8k/train.jsonl"}}""", "datasets.midTrain")]
@@ -11,7 +12,7 @@ public sealed class PipelineHandlersTests
     [InlineData("""{"datasets":{"midTrain":"datasets/a/b.txt","postTrain":"datasets/g/t.jsonl"},"options":{"maxAttempts":0}}""", "options.maxAttempts")]
     public async Task Submit_answers_400_with_problem_details_naming_the_invalid_field(string body, string field)
     {
-        await using var host = await PipelineTestHost.StartAsync();
+        await using var host = await PipelineTestHost.StartAsync(azurite);
 
         var result = await host.Handlers.SubmitAsync(body, "http://localhost/api");
 
@@ -26,7 +27,7 @@ public sealed class PipelineHandlersTests
     [Fact]
     public async Task Submit_answers_202_with_status_urls_and_unknown_runs_answer_404()
     {
-        await using var host = await PipelineTestHost.StartAsync();
+        await using var host = await PipelineTestHost.StartAsync(azurite);
         const string body = """{"runId":"api-run","datasets":{"midTrain":"datasets/a/b.txt","postTrain":"datasets/g/t.jsonl"}}""";
 
         var accepted = await host.Handlers.SubmitAsync(body, "http://localhost:7071/api/");
@@ -49,7 +50,7 @@ public sealed class PipelineHandlersTests
     public async Task The_schedule_skips_while_its_previous_run_is_still_going()
     {
         var release = new TaskCompletionSource();
-        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
         {
             await release.Task.WaitAsync(t.Stopping);
             await t.CompleteAsync(job);

@@ -9,13 +9,14 @@ namespace Rmt.Pipeline.Tests;
 
 /// <summary>The real orchestrators and activities on the in-process durable host, driven by a fake
 /// trainer that answers dispatched jobs with stage events.</summary>
-public sealed class PipelineOrchestrationTests
+[Collection(AzuriteCollection.Name)]
+public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
 {
     [Fact]
     public async Task Happy_path_runs_every_stage_in_order_and_writes_request_events_report_and_manifest()
     {
         var release = new TaskCompletionSource();
-        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
         {
             if (job.Stage != PipelineStages.MidTrain)
             {
@@ -85,7 +86,7 @@ public sealed class PipelineOrchestrationTests
     [Fact]
     public async Task A_request_with_a_base_checkpoint_skips_pretraining()
     {
-        await using var host = await PipelineTestHost.StartAsync();
+        await using var host = await PipelineTestHost.StartAsync(azurite);
 
         var runId = await host.SubmitAsync(PipelineTestHost.Request("with-base", baseCheckpoint: "checkpoints/hf/tiny/step-0"));
         var done = await host.WaitAsync(runId);
@@ -99,7 +100,7 @@ public sealed class PipelineOrchestrationTests
     [Fact]
     public async Task A_retryable_failure_is_retried_and_a_late_event_of_the_failed_attempt_is_ignored()
     {
-        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
         {
             if (job.Stage != PipelineStages.MidTrain) await t.CompleteAsync(job);
             else if (job.Attempt == 1)
@@ -125,7 +126,7 @@ public sealed class PipelineOrchestrationTests
     [Fact]
     public async Task A_stage_that_fails_on_every_attempt_fails_the_run_with_every_reason_and_still_reports()
     {
-        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
         {
             if (job.Stage == PipelineStages.MidTrain) await t.PublishAsync(Failed(job, 1, retryable: true, $"disk full on try {job.Attempt}"));
             else await t.CompleteAsync(job);
@@ -149,7 +150,7 @@ public sealed class PipelineOrchestrationTests
     [Fact]
     public async Task A_non_retryable_failure_is_not_retried()
     {
-        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
         {
             if (job.Stage == PipelineStages.Pretrain) await t.PublishAsync(Failed(job, 1, retryable: false, "dataset has no text"));
             else await t.CompleteAsync(job);
@@ -168,7 +169,7 @@ public sealed class PipelineOrchestrationTests
     [Fact]
     public async Task A_silent_attempt_times_out_and_the_next_attempt_completes()
     {
-        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
         {
             if (job.Stage == PipelineStages.MidTrain && job.Attempt == 1)
                 await t.PublishAsync(Event(job, 1, StageEventKind.Accepted)); // then the job dies without a word
@@ -188,7 +189,7 @@ public sealed class PipelineOrchestrationTests
     [Fact]
     public async Task Silence_on_every_attempt_fails_the_run_naming_the_timeout()
     {
-        await using var host = await PipelineTestHost.StartAsync(
+        await using var host = await PipelineTestHost.StartAsync(azurite,
             async (job, t) =>
             {
                 if (job.Stage != PipelineStages.Pretrain) await t.CompleteAsync(job);
@@ -206,7 +207,7 @@ public sealed class PipelineOrchestrationTests
     [Fact]
     public async Task Cancel_writes_the_marker_stops_the_stage_skips_the_rest_and_reports_cancelled()
     {
-        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
         {
             if (job.Stage != PipelineStages.MidTrain)
             {
@@ -241,7 +242,7 @@ public sealed class PipelineOrchestrationTests
     [Fact]
     public async Task Duplicate_and_out_of_order_events_are_folded_once_in_sequence_order()
     {
-        await using var host = await PipelineTestHost.StartAsync(async (job, t) =>
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
         {
             if (job.Stage != PipelineStages.MidTrain)
             {

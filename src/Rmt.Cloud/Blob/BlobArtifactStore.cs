@@ -90,8 +90,11 @@ public sealed class BlobArtifactStore : IArtifactStore
             async (relative, cancel) =>
             {
                 var localFile = Path.Combine(localDir, relative.Replace('/', Path.DirectorySeparatorChar));
+                var before = File.GetLastWriteTimeUtc(localFile);
                 var (sha, size) = await HashFileAsync(localFile, cancel);
                 await Blob($"{stagingPrefix}/{relative}", out _).UploadAsync(localFile, Upload(ContentTypeOf(relative)), cancel);
+                if (File.GetLastWriteTimeUtc(localFile) != before || new FileInfo(localFile).Length != size)
+                    throw new IOException($"checkpoint file '{localFile}' changed while it was uploaded; finish writing the checkpoint before uploading it");
                 uploaded.Add(new ManifestFile(relative, size, sha));
             });
 

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using Rmt.Cloud;
 using Rmt.Contracts;
 
 namespace Rmt.Pipeline.Tests.Fakes;
@@ -10,12 +11,12 @@ public sealed class FakeTrainer : IAsyncDisposable
 {
     public delegate Task Script(StageJob job, FakeTrainer trainer);
 
-    private readonly InMemoryJobQueue _queue;
+    private readonly IJobQueue _queue;
     private readonly CancellationTokenSource _stop = new();
     private readonly Task _loop;
     private readonly ConcurrentQueue<Exception> _errors = new();
 
-    public FakeTrainer(InMemoryJobQueue queue, InMemoryStageEventStream events, InMemoryArtifactStore store, Script? script = null)
+    public FakeTrainer(IJobQueue queue, CountingEventStream events, IArtifactStore store, Script? script = null)
     {
         _queue = queue;
         Events = events;
@@ -24,8 +25,8 @@ public sealed class FakeTrainer : IAsyncDisposable
         _loop = Task.Run(LoopAsync);
     }
 
-    public InMemoryStageEventStream Events { get; }
-    public InMemoryArtifactStore Store { get; }
+    public CountingEventStream Events { get; }
+    public IArtifactStore Store { get; }
     public Script Behaviour { get; set; }
     public ConcurrentQueue<StageJob> Received { get; } = new();
     public IReadOnlyCollection<Exception> Errors => _errors;
@@ -34,7 +35,15 @@ public sealed class FakeTrainer : IAsyncDisposable
     {
         while (!_stop.IsCancellationRequested)
         {
-            var received = await _queue.ReceiveAsync(TimeSpan.FromMilliseconds(50), _stop.Token).ConfigureAwait(false);
+            ReceivedJob? received;
+            try
+            {
+                received = await _queue.ReceiveAsync(TimeSpan.FromMilliseconds(200), _stop.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (_stop.IsCancellationRequested)
+            {
+                return;
+            }
             if (received?.Job is not { } job) continue;
             await _queue.CompleteAsync(received).ConfigureAwait(false);
             Received.Enqueue(job);
@@ -57,7 +66,11 @@ public sealed class FakeTrainer : IAsyncDisposable
 
     public CancellationToken Stopping => _stop.Token;
 
-    public Task PublishAsync(params StageEvent[] events) => Task.WhenAll(events.Select(e => Events.PublishAsync(e)));
+    /// <summary>Publishes one after another, so the queue holds them in this order.</summary>
+    public async Task PublishAsync(params StageEvent[] events)
+    {
+        foreach (var e in events) await Events.PublishAsync(e, Stopping).ConfigureAwait(false);
+    }
 
     /// <summary>Waits until the orchestration drained the stream <paramref name="count"/> more times.</summary>
     public async Task WaitForDrainsAsync(int count = 1)

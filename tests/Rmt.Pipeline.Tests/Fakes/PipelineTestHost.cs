@@ -1,5 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
+using Azure.Storage.Blobs;
+using Azure.Storage.Queues;
 using Microsoft.DurableTask.Client;
 using Microsoft.DurableTask.Testing;
 using Microsoft.Extensions.DependencyInjection;
@@ -11,35 +13,46 @@ using Rmt.Pipeline.Http;
 namespace Rmt.Pipeline.Tests.Fakes;
 
 /// <summary>The real orchestrators and activities on the in-process durable host (gRPC sidecar over an
-/// in-memory orchestration service), with in-memory storage, queue and event stream, a fake trainer,
-/// and the HTTP handlers over the host's client. Intervals are tiny so a whole pipeline takes seconds.</summary>
+/// in-memory orchestration service), with the real Blob artifact store, Storage-queue job queue and
+/// event stream on Azurite, a fake trainer, and the HTTP handlers over the host's client. Intervals
+/// are tiny so a whole pipeline takes seconds.</summary>
 public sealed class PipelineTestHost : IAsyncDisposable
 {
     public static readonly MonitorSettings FastMonitor = new(
         MaxAttempts: 3, PollInterval: TimeSpan.FromMilliseconds(50), StageTimeout: TimeSpan.FromSeconds(1.5), MaxPollsPerGeneration: 4);
 
-    private PipelineTestHost(DurableTaskTestHost host, FakeTrainer trainer, InMemoryArtifactStore store, InMemoryJobQueue queue,
-        InMemoryStageEventStream events, MonitorSettings monitor)
+    public static readonly MessagingOptions FastMessaging = new() { PollInterval = TimeSpan.FromMilliseconds(20) };
+
+    private static int _hosts;
+
+    private PipelineTestHost(DurableTaskTestHost host, FakeTrainer trainer, BlobArtifactStore store, RecordingJobQueue queue,
+        CountingEventStream events, StorageQueueEventStream stream, MonitorSettings monitor)
     {
         Host = host;
         Trainer = trainer;
         Store = store;
         Queue = queue;
         Events = events;
+        Stream = stream;
         Handlers = new PipelineHandlers(host.Client, monitor: _ => monitor);
     }
 
     public DurableTaskTestHost Host { get; }
     public DurableTaskClient Client => Host.Client;
     public FakeTrainer Trainer { get; }
-    public InMemoryArtifactStore Store { get; }
-    public InMemoryJobQueue Queue { get; }
-    public InMemoryStageEventStream Events { get; }
+    public BlobArtifactStore Store { get; }
+    public RecordingJobQueue Queue { get; }
+    public CountingEventStream Events { get; }
+    public StorageQueueEventStream Stream { get; }
     public PipelineHandlers Handlers { get; }
 
-    public static async Task<PipelineTestHost> StartAsync(FakeTrainer.Script? script = null, MonitorSettings? monitor = null)
+    public static async Task<PipelineTestHost> StartAsync(AzuriteFixture azurite, FakeTrainer.Script? script = null, MonitorSettings? monitor = null)
     {
-        var (store, queue, events) = (new InMemoryArtifactStore(), new InMemoryJobQueue(), new InMemoryStageEventStream());
+        var store = new BlobArtifactStore(new BlobServiceClient(azurite.ConnectionString));
+        var queues = new QueueServiceClient(azurite.ConnectionString);
+        var queue = new RecordingJobQueue(new StorageQueueJobQueue(queues, $"jobs-{Interlocked.Increment(ref _hosts)}", FastMessaging));
+        var stream = new StorageQueueEventStream(queues, FastMessaging);
+        var events = new CountingEventStream(stream);
         var host = await DurableTaskTestHost.StartAsync(
             tasks => tasks.AddRmtPipeline(),
             new DurableTaskTestHostOptions
@@ -54,7 +67,7 @@ public sealed class PipelineTestHost : IAsyncDisposable
                 },
             });
         var trainer = new FakeTrainer(queue, events, store, script);
-        return new PipelineTestHost(host, trainer, store, queue, events, monitor ?? FastMonitor);
+        return new PipelineTestHost(host, trainer, store, queue, events, stream, monitor ?? FastMonitor);
     }
 
     public static PipelineRequest Request(string runId, string? baseCheckpoint = null) =>
@@ -73,7 +86,7 @@ public sealed class PipelineTestHost : IAsyncDisposable
         using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(seconds));
         var done = await Client.WaitForInstanceCompletionAsync(instanceId, getInputsAndOutputs: true, timeout.Token);
         Assert.Empty(Trainer.Errors);
-        Assert.Empty(Events.DeadLetters);
+        Assert.Empty(await Stream.PeekPoisonAsync(instanceId));
         return done;
     }
 

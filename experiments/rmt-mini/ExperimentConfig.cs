@@ -1,0 +1,48 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace RmtMini;
+
+/// <summary>Everything the miniature varies; configs/*.json hold the named settings. Every method
+/// gets the same RL steps, batch and group size (equal compute); NTP continued training sees
+/// batch x G windows per step.</summary>
+public sealed record ExperimentConfig(
+    string Name = "full",
+    int Seed = 7,
+    int Threads = 2,                       // torch CPU threads
+    string ModelPreset = "tiny",           // d=128, 4 layers, context 256
+    int PretrainSteps = 1500,
+    int PretrainBatch = 32,
+    int PretrainSequence = 128,
+    double PretrainLearningRate = 2e-3,
+    int PretrainPlainTokens = 1_200_000,   // arithmetic + Shakespeare text
+    int PretrainTraces = 10_000,           // worked <think> examples mixed in
+    double ArithmeticShare = 0.5,          // share of documents that are arithmetic
+    int MidTrainTokens = 200_000,          // RL corpus (fresh text)
+    int HeldOutTokens = 60_000,            // evaluation text (held-out Shakespeare, fresh sums)
+    int RlSteps = 150,
+    int RlBatch = 8,                       // key positions per step
+    int GroupSize = 8,
+    double RlLearningRate = 1e-3,
+    int ContextTokens = 64,
+    int MaxReasoningTokens = 128,          // cap equal for every method
+    int BudgetInitial = 96,                // B_0 covers the verbose traces (~80 tokens)
+    int BudgetMinimum = 16,                // B_min: the concise trace is ~20 tokens
+    double BudgetGamma = 0.2,              // paper
+    int EvalPositionsPerTier = 150,
+    int ProgressEvery = 10,
+    string[]? Methods = null)              // default: every preset
+{
+    private static readonly JsonSerializerOptions Json = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        WriteIndented = true,
+    };
+
+    public static ExperimentConfig Load(string path) =>
+        JsonSerializer.Deserialize<ExperimentConfig>(File.ReadAllText(path), Json)
+        ?? throw new InvalidDataException($"{path}: empty experiment config");
+
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+}

@@ -1,0 +1,38 @@
+// Log Analytics workspace and a workspace-based Application Insights component.
+// Both refuse key-based ingestion (disableLocalAuth): the Functions app sends telemetry with its
+// managed identity (role Monitoring Metrics Publisher, see roles.bicep), and the Container Apps
+// environment sends its logs through a diagnostic setting instead of the workspace key.
+
+param location string
+param tags object
+param logAnalyticsName string
+param appInsightsName string
+
+resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' = {
+  name: logAnalyticsName
+  location: location
+  tags: tags
+  properties: {
+    sku: { name: 'PerGB2018' }
+    retentionInDays: 30
+    features: {
+      disableLocalAuth: true
+    }
+  }
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' = {
+  name: appInsightsName
+  location: location
+  tags: tags
+  kind: 'web'
+  properties: {
+    Application_Type: 'web'
+    WorkspaceResourceId: logAnalytics.id
+    DisableLocalAuth: true
+  }
+}
+
+output logAnalyticsWorkspaceId string = logAnalytics.id
+output logAnalyticsName string = logAnalytics.name
+output appInsightsName string = appInsights.name

@@ -1,0 +1,99 @@
+using System.Diagnostics;
+using System.Globalization;
+using Rmt.Contracts;
+using Rmt.Training.Generation;
+using Rmt.Training.Model;
+using Rmt.Training.Tokenizers;
+using Rmt.Training.Training;
+using TorchSharp;
+using static TorchSharp.torch;
+
+namespace Rmt.GpuJob.Commands;
+
+/// <summary>Throughput of the training step and of sampling with and without the KV cache, on a
+/// randomly initialised preset model with random tokens (speed does not depend on the weights).</summary>
+public sealed class BenchCommand : ICommand
+{
+    public string Name => "bench";
+    public string Summary => "measure training tokens/s, generation tokens/s with and without the KV cache, and peak memory";
+    public string Usage =>
+        "[--preset tiny] [--vocab 259] [--batch 16] [--seq 256] [--train-steps 10] [--gen-batch 8] [--prompt-len 16] [--new-tokens 128] [--device cpu] [--threads N]";
+
+    public int Run(CommandArgs args, TextWriter output)
+    {
+        string preset = args.Optional("preset") ?? "tiny";
+        int vocab = args.Int("vocab", ByteLevelBpeTokenizer.CreateBytes().VocabSize);
+        int batch = args.Int("batch", 16);
+        int seq = args.Int("seq", 256);
+        int trainSteps = args.Int("train-steps", 10);
+        int genBatch = args.Int("gen-batch", 8);
+        int promptLen = args.Int("prompt-len", 16);
+        int newTokens = args.Int("new-tokens", 128);
+        var device = args.Device();
+        args.EnsureAllUsed();
+
+        var config = ModelPresets.Create(preset, vocab);
+        if (seq > config.MaxPositionEmbeddings || promptLen + newTokens > config.MaxPositionEmbeddings)
+            throw new UsageException($"--seq and --prompt-len + --new-tokens must fit the preset context ({config.MaxPositionEmbeddings})");
+        using var model = new CausalLM(config, seed: 1);
+        model.to(device);
+        var inv = CultureInfo.InvariantCulture;
+        output.WriteLine(string.Create(inv, $"model: {preset} ({config}), {model.ParameterCount / 1e6:F2}M parameters, device {device}, torch threads {get_num_threads()}"));
+
+        // Training: forward + backward + AdamW on random windows, one warm-up step not timed.
+        var stream = randint(0, vocab, [Math.Max(seq + 2, batch * seq * 4)], generator: new Generator(2)).data<long>().Select(x => (int)x).ToArray();
+        var schedule = new TrainingSchedule(Steps: trainSteps + 1, BatchSize: batch, WarmupSteps: 0, Seed: 1,
+            Device: device.type == DeviceType.CUDA ? "cuda" : "cpu");
+        using (var trainer = new NtpTrainer(model, ByteLevelBpeTokenizer.CreateBytes(), new TokenWindows(stream, seq, 3), schedule))
+        {
+            trainer.TrainStep();
+            Synchronize(device);
+            var watch = Stopwatch.StartNew();
+            long tokens = 0;
+            for (int i = 0; i < trainSteps; i++) tokens += trainer.TrainStep().Tokens;
+            Synchronize(device);
+            output.WriteLine(string.Create(inv, $"train: {tokens / watch.Elapsed.TotalSeconds:F0} tokens/s (batch {batch} x {seq}, {trainSteps} steps, {watch.Elapsed.TotalSeconds / trainSteps * 1000:F1} ms/step{(model.ComputeDtype is ScalarType c ? $", compute {c}" : "")})"));
+        }
+
+        // Generation: genBatch prompts of promptLen random tokens, exactly newTokens sampled each.
+        model.eval();
+        var random = new Random(4);
+        var prompts = Enumerable.Range(0, genBatch).Select(_ => Enumerable.Range(0, promptLen).Select(_ => random.Next(3, vocab)).ToArray()).ToList();
+        using var sampler = new TextSampler(model, seed: 5);
+        double withCache = GenerationRate(sampler, prompts, newTokens, useCache: true, device);
+        double withoutCache = GenerationRate(sampler, prompts, newTokens, useCache: false, device);
+        output.WriteLine(string.Create(inv, $"generate (KV cache): {withCache:F0} tokens/s ({genBatch} x {newTokens} new tokens after {promptLen}-token prompts)"));
+        output.WriteLine(string.Create(inv, $"generate (no cache): {withoutCache:F0} tokens/s"));
+        output.WriteLine(string.Create(inv, $"kv-cache speed-up: {withCache / withoutCache:F1}x"));
+        output.WriteLine(string.Create(inv, $"peak memory: {PeakResidentMegabytes():F0} MB resident (process high-water mark{(device.type == DeviceType.CUDA ? "; GPU memory is not exposed by TorchSharp 0.107, read nvidia-smi" : "")})"));
+        return 0;
+    }
+
+    private static double GenerationRate(TextSampler sampler, List<int[]> prompts, int newTokens, bool useCache, Device device)
+    {
+        var options = new SamplingOptions(MaxNewTokens: newTokens, Temperature: 1.0, UseKvCache: useCache);
+        sampler.Generate(prompts, options with { MaxNewTokens = 4 });   // warm-up
+        Synchronize(device);
+        var watch = Stopwatch.StartNew();
+        var result = sampler.Generate(prompts, options);
+        Synchronize(device);
+        return result.Lengths.Sum() / watch.Elapsed.TotalSeconds;
+    }
+
+    private static void Synchronize(Device device)
+    {
+        if (device.type == DeviceType.CUDA) cuda.synchronize(device);
+    }
+
+    /// <summary>VmHWM of /proc/self/status (Linux), else the current working set.</summary>
+    private static double PeakResidentMegabytes()
+    {
+        const string status = "/proc/self/status";
+        if (File.Exists(status))
+        {
+            var line = File.ReadLines(status).FirstOrDefault(l => l.StartsWith("VmHWM:", StringComparison.Ordinal));
+            if (line is not null && long.TryParse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], out long kb)) return kb / 1024.0;
+        }
+        return Environment.WorkingSet / (1024.0 * 1024.0);
+    }
+}

@@ -1,0 +1,14 @@
+using System.Runtime.CompilerServices;
+
+namespace Rmt.Training.Tests;
+
+internal static class TestSetup
+{
+    /// <summary>One intra-op thread: on a shared 2-core build machine torch's spinning worker threads
+    /// made steps ~10x slower (measured: 686 ms vs 72 ms per micro-model step under load 18), and one
+    /// thread keeps CPU results reproducible.</summary>
+#pragma warning disable CA2255 // a test assembly is the place for process-wide setup
+    [ModuleInitializer]
+#pragma warning restore CA2255
+    internal static void SingleThreadedTorch() => TorchSharp.torch.set_num_threads(1);
+}
