@@ -25,9 +25,12 @@ public sealed class AzuriteDurableBackend : IAsyncDisposable
 {
     private readonly WebApplication _sidecar;
 
-    private AzuriteDurableBackend(WebApplication sidecar, string taskHub, string address)
+    private readonly IOrchestrationService _service;
+
+    private AzuriteDurableBackend(WebApplication sidecar, IOrchestrationService service, string taskHub, string address)
     {
         _sidecar = sidecar;
+        _service = service;
         TaskHub = taskHub;
         Address = address;
         Channel = GrpcChannel.ForAddress(address);
@@ -82,7 +85,7 @@ public sealed class AzuriteDurableBackend : IAsyncDisposable
         await app.StartAsync(ct);
 
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.Single();
-        return new AzuriteDurableBackend(app, options.TaskHub, address.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal));
+        return new AzuriteDurableBackend(app, service, options.TaskHub, address.Replace("[::1]", "127.0.0.1", StringComparison.Ordinal));
     }
 
     public async ValueTask DisposeAsync()
@@ -98,6 +101,9 @@ public sealed class AzuriteDurableBackend : IAsyncDisposable
             // stopping took too long; the partition lease expires by itself
         }
         await _sidecar.DisposeAsync();
+        // The sidecar stops its dispatchers but not the storage service's partition manager: stop it
+        // here, before Azurite goes, so that it releases its lease instead of failing to renew it.
+        await _service.StopAsync(isForced: false).WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 }
 
