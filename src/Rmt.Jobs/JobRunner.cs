@@ -174,8 +174,8 @@ public sealed class JobRunner
         }
     }
 
-    /// <summary>Training settings of a job: from the stage config, or for an evaluation a progress
-    /// interval of a tenth of its examples and no checkpoints.</summary>
+    /// <summary>Training settings of a job: from the stage config, or for an evaluation progress after
+    /// every pass and no checkpoints.</summary>
     public static (int ProgressEvery, int CheckpointEvery) Intervals(StageJob job)
     {
         var schedule = job.Kind switch
@@ -187,7 +187,7 @@ public sealed class JobRunner
         };
         return schedule is not null
             ? (schedule.ProgressEvery, schedule.CheckpointEvery)
-            : (Math.Max(1, (job.Eval?.MaxExamples ?? 10) / 10), int.MaxValue);
+            : (1, int.MaxValue);
     }
 
     /// <summary>One claimed attempt: its events, work folder, checkpoints and metrics.</summary>
@@ -237,7 +237,7 @@ public sealed class JobRunner
             }
             catch (StageStoppedException e)
             {
-                return await CancelledAsync(e.Message, e.Checkpoint);
+                return await CancelledAsync(e.Message, e.Checkpoint ?? _lastCheckpoint);
             }
             catch (OperationCanceledException) when (_stop.IsRequested)
             {

@@ -89,11 +89,11 @@ public sealed class JobPiecesTests
     }
 
     [Fact]
-    public void Evaluation_jobs_report_progress_every_tenth_and_never_checkpoint()
+    public void Evaluation_jobs_report_progress_after_every_pass_and_never_checkpoint()
     {
         var eval = new StageJob("r1", "eval", StageKind.Eval, 1, "checkpoints/r1/eval", BaseCheckpoint: "checkpoints/r1/mid-train/step-6",
             Eval: new EvalConfig(MaxExamples: 200));
-        Assert.Equal((20, int.MaxValue), JobRunner.Intervals(eval));
+        Assert.Equal((1, int.MaxValue), JobRunner.Intervals(eval));
         var train = new StageJob("r1", "pretrain", StageKind.Pretrain, 1, "checkpoints/r1/pretrain",
             Pretrain: new PretrainConfig(new TrainingSchedule(Steps: 10, ProgressEvery: 2, CheckpointEvery: 5, WarmupSteps: 0)));
         Assert.Equal((2, 5), JobRunner.Intervals(train));
