@@ -92,4 +92,43 @@ public sealed class TrainerPipelineTests : IDisposable
         await Wait.UntilAsync(() => host.Runner.Current is null, TimeSpan.FromMinutes(1), "the trainer to stop");
         Assert.True(Wait.ProcessIsGone(second.ProcessId));
     }
+
+    [Fact]
+    public async Task A_full_tiny_pipeline_completes_with_one_trace_and_a_report_that_shows_both_training_stages()
+    {
+        const string runId = "full";
+        await using var host = await StartHostAsync();
+        var (lines, train, test) = DemoRequest.DataSize(DemoSize.Tiny);
+        await DemoData.UploadAsync(host.Cloud.Artifacts, DemoData.Write(_folder.File("demo-data"), corpusLines: lines, trainProblems: train, testProblems: test));
+        const string traceParent = "00-5a1e0b9c2d3f4e5a6b7c8d9e0f1a2b3c-1111111111111111-01";
+        using var post = new HttpRequestMessage(HttpMethod.Post, new Uri($"{host.ApiBase}/pipelines"))
+        {
+            Content = new StringContent(RmtJson.Serialize(DemoRequest.Create(runId, DemoSize.Tiny)), Encoding.UTF8, "application/json"),
+        };
+        post.Headers.Add("traceparent", traceParent);
+        using (var response = await _http.SendAsync(post))
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+
+        var final = await Wait.UntilAsync(async () =>
+        {
+            var view = await StatusAsync(host, runId);
+            return view.Status is "running" or "pending" ? null : view;
+        }, TimeSpan.FromMinutes(10), "the run to end");
+
+        Assert.True(final.Status == "completed", $"the run ended {final.Status}: {final.Failure ?? final.Output?.Reason}");
+        Assert.Equal(["pretrain", "mid-train", "mid-train-eval", "post-train", "post-train-eval"], final.Output!.Stages.Select(s => s.Stage));
+        Assert.All(final.Output.Stages, s => Assert.Equal("completed", s.Status));
+        Assert.All(host.Runner.Finished, f => Assert.Equal(0, f.ExitCode));
+
+        var report = await host.Cloud.Artifacts.ReadTextAsync(BlobLayout.RunReport(runId));
+        Assert.NotNull(report);
+        Assert.Contains("mid-train", report, StringComparison.Ordinal);
+        Assert.Contains("post-train", report, StringComparison.Ordinal);
+        Assert.NotEmpty(await host.Cloud.Artifacts.ListCheckpointsAsync(runId, "post-train"));
+
+        // One trace from the HTTP request into every stage's events (the trainer's).
+        var events = await EventsAsync(host, runId);
+        Assert.Equal(5, events.Count(e => e.Kind == StageEventKind.Completed));
+        Assert.All(events, e => Assert.Equal("5a1e0b9c2d3f4e5a6b7c8d9e0f1a2b3c", e.TraceParent?.Split('-')[1]));
+    }
 }

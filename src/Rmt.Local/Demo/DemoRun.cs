@@ -27,7 +27,9 @@ public sealed class DemoRun(LocalHost host, DemoOptions options, TextWriter outp
         }
         else
         {
-            var files = DemoData.Write(Path.Combine(host.Options.DataDir, "demo-data"), gsm8kFolder: options.Gsm8kFolder);
+            var (lines, train, test) = DemoRequest.DataSize(options.Size);
+            var files = DemoData.Write(Path.Combine(host.Options.DataDir, "demo-data"), corpusLines: lines, trainProblems: train, testProblems: test,
+                gsm8kFolder: options.Gsm8kFolder);
             await DemoData.UploadAsync(host.Cloud.Artifacts, files, ct);
             Say($"Uploaded the demo datasets: {DemoData.Corpus}, {DemoData.MathTrain}, {DemoData.MathTest}");
             runId = RunPrefix + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
