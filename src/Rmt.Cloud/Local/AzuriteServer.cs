@@ -18,6 +18,7 @@ public sealed class AzuriteServer : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
+    private const string SetSid = "/usr/bin/setsid";
     private readonly bool _persistent;
 
     private AzuriteServer(Process process, int blobPort, int queuePort, int tablePort, bool persistent)
@@ -60,7 +61,10 @@ public sealed class AzuriteServer : IAsyncDisposable
                 ? Path.Combine(Path.GetTempPath(), $"rmt-azurite-{Environment.ProcessId}-{blob}")
                 : Path.GetFullPath(persistence.Location);
             Directory.CreateDirectory(workDir);
-            var info = new ProcessStartInfo(executable)
+            // A persistent Azurite (the local host's) runs in its own session, so that Ctrl+C in the
+            // terminal reaches only the host, which stops Azurite last, after everything that uses it.
+            var isolate = persistence is not null && File.Exists(SetSid);
+            var info = new ProcessStartInfo(isolate ? SetSid : executable)
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -68,6 +72,7 @@ public sealed class AzuriteServer : IAsyncDisposable
                 WorkingDirectory = workDir,
             };
             string[] storage = persistence is null ? ["--inMemoryPersistence"] : ["--location", workDir];
+            if (isolate) info.ArgumentList.Add(executable);
             foreach (var arg in storage.Concat(
                      [
                          "--skipApiVersionCheck", "--loose", "--disableProductStyleUrl",

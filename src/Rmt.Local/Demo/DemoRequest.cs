@@ -15,7 +15,8 @@ public enum DemoSize
 /// RMT mid-training on the same corpus, math post-training on the generated problems, evaluations.
 /// Budgets and lengths are cut to what a byte-level model of a few hundred thousand parameters
 /// produces; the stage timeout is long enough for the silent preparation steps (the mid-training
-/// entropy pass over the corpus) on a busy laptop.</summary>
+/// entropy pass over the corpus) on a busy laptop. The pretraining sequence length is the model's
+/// context: long enough for a math problem and its answer (the evaluation skips longer ones).</summary>
 public static class DemoRequest
 {
     public static PipelineRequest Create(string runId, DemoSize size) => size switch
@@ -23,7 +24,7 @@ public static class DemoRequest
         DemoSize.Tiny => new PipelineRequest(
             Datasets(),
             RunId: runId,
-            Pretrain: new PretrainConfig(Schedule(steps: 4, batch: 2, checkpointEvery: 2, learningRate: 3e-3), SequenceLength: 64),
+            Pretrain: new PretrainConfig(Schedule(steps: 4, batch: 2, checkpointEvery: 2, learningRate: 3e-3), SequenceLength: 128),
             MidTrain: new MidTrainConfig(Schedule(steps: 2, batch: 2, checkpointEvery: 1), GroupSize: 2, ContextTokens: 16, NtpTailTokens: 4,
                 Budget: new BudgetConfig(Initial: 8, Minimum: 2), Rollout: new RolloutConfig(MaxReasoningTokens: 8)),
             PostTrain: new PostTrainConfig(Schedule(steps: 2, batch: 2, checkpointEvery: 1), GroupSize: 2, MaxNewTokens: 12, EvalSize: 4, PassAtK: 1, EvalSamples: 1),
@@ -32,7 +33,7 @@ public static class DemoRequest
         _ => new PipelineRequest(
             Datasets(),
             RunId: runId,
-            Pretrain: new PretrainConfig(Schedule(steps: 300, batch: 8, checkpointEvery: 100, learningRate: 3e-3), SequenceLength: 96),
+            Pretrain: new PretrainConfig(Schedule(steps: 300, batch: 8, checkpointEvery: 100, learningRate: 3e-3), SequenceLength: 160),
             MidTrain: new MidTrainConfig(Schedule(steps: 16, batch: 2, checkpointEvery: 8), GroupSize: 4, ContextTokens: 32, NtpTailTokens: 8,
                 Budget: new BudgetConfig(Initial: 24, Minimum: 4), Rollout: new RolloutConfig(MaxReasoningTokens: 24)),
             PostTrain: new PostTrainConfig(Schedule(steps: 16, batch: 2, checkpointEvery: 8), GroupSize: 4, MaxNewTokens: 24, EvalSize: 16, PassAtK: 2, EvalSamples: 2,

@@ -46,6 +46,8 @@ public sealed record LocalJobRunnerOptions
 
     public string DescribeCommand() => $"{string.Join(' ', Command)} run --job-file <job> --work-dir {WorkDir} --cancel-poll <s>";
 
+    private const string SetSid = "/usr/bin/setsid";
+
     /// <summary>Where the trainer keeps its per-attempt scratch folders.</summary>
     public string WorkDir => Path.Combine(WorkRoot, "work");
 
@@ -56,7 +58,11 @@ public sealed record LocalJobRunnerOptions
 
     internal ProcessStartInfo StartInfo(string jobFile, string? traceParent)
     {
-        var info = new ProcessStartInfo(Command[0])
+        // In its own session (setsid), so that Ctrl+C in the terminal reaches only the local host,
+        // which then asks the job to stop with SIGTERM: a preemption, retried at the next start, not a
+        // user's cancel (which is what the job makes of SIGINT).
+        var isolate = File.Exists(SetSid);
+        var info = new ProcessStartInfo(isolate ? SetSid : Command[0])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -65,7 +71,7 @@ public sealed record LocalJobRunnerOptions
         };
         // The job checks its run's cancel marker itself; locally as often as the runner does.
         var cancelPoll = Math.Max(1, CancelCheckInterval.TotalSeconds).ToString("0.###", CultureInfo.InvariantCulture);
-        foreach (var arg in Command.Skip(1).Concat(["run", "--job-file", jobFile, "--work-dir", WorkDir, "--cancel-poll", cancelPoll]))
+        foreach (var arg in Command.Skip(isolate ? 0 : 1).Concat(["run", "--job-file", jobFile, "--work-dir", WorkDir, "--cancel-poll", cancelPoll]))
             info.ArgumentList.Add(arg);
         foreach (var (name, value) in Environment)
             info.Environment[name] = value;
