@@ -44,7 +44,7 @@ public static class DemoRequest
 
     /// <summary>Corpus lines and problems the demo writes for a size.</summary>
     public static (int CorpusLines, int TrainProblems, int TestProblems) DataSize(DemoSize size) =>
-        size == DemoSize.Tiny ? (300, 40, 8) : (1500, 200, 32);
+        size == DemoSize.Tiny ? (300, 40, 8) : (800, 200, 32);
 
     private static PipelineDatasets Datasets() =>
         new(MidTrain: DemoData.Corpus, PostTrain: DemoData.MathTrain, Pretrain: DemoData.Corpus, PostTrainEval: DemoData.MathTest);
