@@ -281,27 +281,28 @@ public sealed class JobRunner
 
             // Inputs: dataset(s), base checkpoint, resume point. Missing or corrupted inputs are the job's fault.
             var inputs = new StageInputs(Store, Logger);
+            using var downloads = CancellationTokenSource.CreateLinkedTokenSource(ct, _stop.Token); // a stop or an abort ends a long download
             var inputDir = Path.Combine(_workDir, "inputs");
             string? datasetPath = null, evalDatasetPath = null, baseDir = null;
             if (_job.Dataset is not null)
             {
-                var dataset = await inputs.DownloadDatasetAsync(_job.Dataset, Path.Combine(inputDir, "dataset"), "dataset", _stop.Token);
+                var dataset = await inputs.DownloadDatasetAsync(_job.Dataset, Path.Combine(inputDir, "dataset"), "dataset", downloads.Token);
                 _datasets.Add(dataset);
                 datasetPath = dataset.LocalPath;
             }
             if (_job.EvalDataset is not null)
             {
-                var dataset = await inputs.DownloadDatasetAsync(_job.EvalDataset, Path.Combine(inputDir, "eval-dataset"), "evalDataset", _stop.Token);
+                var dataset = await inputs.DownloadDatasetAsync(_job.EvalDataset, Path.Combine(inputDir, "eval-dataset"), "evalDataset", downloads.Token);
                 _datasets.Add(dataset);
                 evalDatasetPath = dataset.LocalPath;
             }
             if (_job.BaseCheckpoint is not null)
             {
                 baseDir = Path.Combine(inputDir, "base-checkpoint");
-                await inputs.DownloadBaseCheckpointAsync(_job.BaseCheckpoint, baseDir, _stop.Token);
+                await inputs.DownloadBaseCheckpointAsync(_job.BaseCheckpoint, baseDir, downloads.Token);
             }
             _phase = FailureClassifier.Phase.Training; // our own checkpoints failing is not the job's fault
-            var search = await inputs.FindResumePointAsync(_job.RunId, _job.Stage, Path.Combine(_workDir, "resume"), _stop.Token);
+            var search = await inputs.FindResumePointAsync(_job.RunId, _job.Stage, Path.Combine(_workDir, "resume"), downloads.Token);
             var resumeNote = search.Describe();
             _lastCheckpoint = search.Resume?.Checkpoint;
             Logger.LogInformation("job {MessageId}: {Note}; {Total} steps in all", _job.MessageId, resumeNote, _totalSteps);

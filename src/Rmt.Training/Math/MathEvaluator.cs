@@ -1,5 +1,6 @@
 using Rmt.Training.Generation;
 using Rmt.Training.Model;
+using Rmt.Training.Rmt;
 using Rmt.Training.Tokenizers;
 
 namespace Rmt.Training.PostTraining;
@@ -65,15 +66,15 @@ public sealed class MathEvaluator
             var examples = new List<MathSample>();
             for (var i = 0; i < problems.Count; i++)
             {
-                var (text, length, finished) = greedy[i];
-                var right = IsRight(text, references[i]);
+                var (text, response, length, finished) = greedy[i];
+                var right = IsRight(response, references[i]);
                 correct += right ? 1 : 0;
-                wellFormed += MathPromptFormat.IsWellFormed(text) ? 1 : 0;
+                wellFormed += MathResponse.HasStrictFormat(response) ? 1 : 0;
                 truncated += finished ? 0 : 1;
                 tokens += length;
                 if (examples.Count < examplesToKeep) examples.Add(new MathSample(problems[i].Question, problems[i].FinalAnswer, text, right));
                 var c = 0;
-                for (var s = 0; s < samples; s++) c += IsRight(sampled[i * samples + s].Text, references[i]) ? 1 : 0;
+                for (var s = 0; s < samples; s++) c += IsRight(sampled[i * samples + s].Response, references[i]) ? 1 : 0;
                 sampledCorrect += c;
                 passAtK += PassAtK.Estimate(samples, c, k);
             }
@@ -87,21 +88,22 @@ public sealed class MathEvaluator
         }
     }
 
-    private static bool IsRight(string completion, MathNumber reference) =>
-        MathPromptFormat.ExtractAnswer(completion) is { } answer && answer.Value == reference;
+    private static bool IsRight(ParsedResponse response, MathNumber reference) =>
+        MathResponse.Answer(response) is { } answer && answer.Value == reference;
 
     /// <summary>Completions of every prompt, each repeated <paramref name="repeats"/> times (row
     /// i * repeats + r), in batches of at most <see cref="RowsPerBatch"/> rows.</summary>
-    private List<(string Text, int Length, bool Finished)> Generate(TextSampler sampler, int[][] prompts, int repeats, SamplingOptions options)
+    private List<(string Text, ParsedResponse Response, int Length, bool Finished)> Generate(TextSampler sampler, int[][] prompts, int repeats, SamplingOptions options)
     {
         var rows = prompts.SelectMany(p => Enumerable.Repeat(p, repeats)).ToArray();
-        var results = new List<(string, int, bool)>(rows.Length);
+        var results = new List<(string, ParsedResponse, int, bool)>(rows.Length);
         for (var start = 0; start < rows.Length; start += RowsPerBatch)
         {
             var batch = rows.Skip(start).Take(RowsPerBatch).ToArray();
             var generated = sampler.Generate(batch, options);
             for (var i = 0; i < batch.Length; i++)
-                results.Add((MathTokens.DecodeCompletion(tokenizer, generated.Tokens[i], generated.Lengths[i]), generated.Lengths[i], generated.Finished[i]));
+                results.Add((MathTokens.DecodeCompletion(tokenizer, generated.Tokens[i], generated.Lengths[i]),
+                    MathResponse.Parse(tokenizer, generated.Tokens[i], generated.Lengths[i]), generated.Lengths[i], generated.Finished[i]));
         }
         return results;
     }

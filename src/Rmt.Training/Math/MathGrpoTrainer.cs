@@ -15,7 +15,8 @@ namespace Rmt.Training.PostTraining;
 //   1. take BatchSize problems (a seeded shuffle of the training set, reshuffled every epoch);
 //   2. sample G completions of each prompt "question\n<think>" with the current policy (KV cache,
 //      temperature T, stop at end-of-text), keeping each token's sampling log-prob;
-//   3. reward r = (1 - w) * correct + w * well-formed (MathReward), verifiable, no learned model;
+//   3. reward r = (1 - w) * correct + w * well-formed (MathReward, in the RMT trainer's IRewardFunction
+//      signature over MathResponse.Parse), verifiable, no learned model;
 //   4. group-relative advantages A = (r - mean_group r) / (std_group r + delta) (Rl.GroupAdvantages);
 //   5. teacher-force prompt + completion through the policy (gradients) and, when beta > 0, the
 //      frozen base checkpoint; loss = clipped policy loss (Rl.GrpoPolicyLoss) + beta * k3 KL
@@ -69,15 +70,23 @@ public sealed class MathGrpoTrainer : IDisposable
         this.reference = config.Grpo.KlWeight > 0 ? reference : null;
         if (this.reference is not null)
             foreach (var p in this.reference.parameters()) p.requires_grad = false;
-        reward = new MathReward(config.FormatRewardWeight);
+        reward = new MathReward(tokenizer, config.FormatRewardWeight);
         policyLoss = new GrpoPolicyLoss(config.Grpo.Clip, config.Grpo.ClipRange);
         klPenalty = new KlPenalty(config.Grpo.KlWeight);
+        if (Devices.AutocastDtype(policy.Device) is ScalarType compute)
+        {
+            policy.ComputeDtype ??= compute;                     // bf16 compute on CUDA, float32 master weights
+            if (this.reference is not null) this.reference.ComputeDtype ??= compute;
+        }
         sampler = new TextSampler(policy, config.Schedule.Seed);
         optimizer = new PolicyOptimizer(policy, config.Schedule);
         order = Shuffle(epoch: 0);
     }
 
     public CausalLM Policy { get; }
+
+    /// <summary>The AdamW state, saved with every checkpoint for an exact resume.</summary>
+    public TorchSharp.Modules.OptimizerHelper Optimizer => optimizer.Inner;
     public ITokenizer Tokenizer { get; }
 
     /// <summary>Optimizer steps taken (with or without an update).</summary>
@@ -100,11 +109,12 @@ public sealed class MathGrpoTrainer : IDisposable
             MaxNewTokens: config.MaxNewTokens, Temperature: config.Temperature, StopTokens: [Tokenizer.EndOfText], PadTokenId: Tokenizer.EndOfText));
 
         // 3-4. Verifiable rewards and group-relative advantages.
+        var contexts = batch.Select(reward.Context).ToArray();
         var scores = new MathRewardBreakdown[rows.Length];
         for (var i = 0; i < rows.Length; i++)
         {
-            var completion = MathTokens.DecodeCompletion(Tokenizer, generated.Tokens[i], generated.Lengths[i]);
-            scores[i] = reward.Score(completion, batch[i / g]);
+            var response = MathResponse.Parse(Tokenizer, generated.Tokens[i], generated.Lengths[i]);
+            scores[i] = reward.Breakdown(response, contexts[i / g]);
         }
         var advantages = GroupAdvantages.Compute(scores.Select(s => s.Total).ToArray(), g, config.Grpo.AdvantageEpsilon);
         var updated = advantages.Any(a => a != 0);
@@ -197,11 +207,11 @@ public sealed class MathGrpoTrainer : IDisposable
     }
 
     /// <summary>Continues from a checkpoint this trainer wrote (weights already loaded into the
-    /// policy): step, data position and random state. The shared PolicyOptimizer does not expose its
-    /// AdamW moments, so they restart from zero on resume (a short re-warm-up, not an exact resume).</summary>
+    /// policy): AdamW moments, step, data position and random state.</summary>
     public void RestoreState(string dir)
     {
         var state = Checkpoint.ReadState(dir) ?? throw new FileNotFoundException($"checkpoint '{dir}' has no {Checkpoint.TrainerStateFile}");
+        Checkpoint.LoadOptimizer(dir, optimizer.Inner);
         Step = state.Step;
         DataPosition = state.DataPosition;
         order = Shuffle((int)(DataPosition / problems.Count));

@@ -7,7 +7,8 @@ namespace Rmt.Training.PostTraining;
 /// </code>
 /// The prompt opens the reasoning so even an untrained model starts in the right mode; the answer
 /// uses GSM8K's marker so one extractor reads references and outputs. Reasoning is one line (steps
-/// joined by "; ") so character-level tokenizers without a newline symbol still work.</summary>
+/// joined by "; "), so a completion is one line of text. Token level (end-of-text around it) is
+/// <see cref="MathTokens"/>; reading a completion back is <see cref="MathResponse"/>.</summary>
 public static class MathPromptFormat
 {
     public const string ThinkOpen = AnswerExtractor.ThinkOpen;
@@ -32,23 +33,4 @@ public static class MathPromptFormat
     /// the tags, the marker, digits, sign, decimal point, fraction bar and the separators.</summary>
     public static IReadOnlyList<string> RequiredPieces { get; } =
         [ThinkOpen, ThinkClose, AnswerMarker, "0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "-", ".", "/", " ", "\n", "=", ";"];
-
-    /// <summary>The answer of a completion. The prompt opened the reasoning, so a completion that
-    /// never closes it has no answer (its numbers are working, not an answer).</summary>
-    public static ExtractedAnswer? ExtractAnswer(string completion) => AnswerExtractor.Extract(ThinkOpen + completion);
-
-    /// <summary>A completion (the text generated after <see cref="Prompt(string)"/>) is well formed
-    /// when it closes the reasoning exactly once after some reasoning text, opens no second
-    /// reasoning block, and follows it with <c>#### x</c>, x a number without words or units, and nothing else.</summary>
-    public static bool IsWellFormed(string completion)
-    {
-        var close = completion.IndexOf(ThinkClose, StringComparison.Ordinal);
-        if (close < 0 || completion.IndexOf(ThinkClose, close + 1, StringComparison.Ordinal) >= 0) return false;
-        if (completion.Contains(ThinkOpen, StringComparison.Ordinal)) return false;
-        if (string.IsNullOrWhiteSpace(completion[..close])) return false;
-        var answer = completion[(close + ThinkClose.Length)..].Trim();
-        if (!answer.StartsWith(AnswerMarker, StringComparison.Ordinal)) return false;
-        var value = answer[AnswerMarker.Length..].Trim();
-        return !value.Any(c => c == '\n' || char.IsLetter(c)) && MathNumber.TryParse(value, out _);   // the number alone
-    }
 }

@@ -25,7 +25,7 @@ public static class PostTrainReport
             + Inv($"{result.HeldOutProblems} held-out problems{source}, {result.DroppedProblems} dropped (too long for the context). ")
             + Inv($"{config.Schedule.Steps} steps x {config.Schedule.BatchSize} problems x G = {config.GroupSize}, lr {config.Schedule.LearningRate:G3}, ")
             + Inv($"temperature {config.Temperature}, format weight {config.FormatRewardWeight}, KL {config.Grpo.KlWeight}, format warm-up {config.FormatWarmupSteps} NTP steps.")).AppendLine();
-        md.AppendLine(BeforeAfterTable(result.Before, result.After)).AppendLine();
+        md.AppendLine(BeforeAfterTable(result.Before, result.After, result.AfterFormatWarmup)).AppendLine();
         foreach (var plot in plots) md.AppendLine(Inv($"![{Path.GetFileNameWithoutExtension(plot)}]({Path.GetFileName(plot)})"));
         md.AppendLine().AppendLine("Greedy answers on held-out problems after training:").AppendLine();
         foreach (var e in result.After.Examples)
@@ -35,24 +35,29 @@ public static class PostTrainReport
         File.WriteAllText(Path.Combine(dir, "post-train-config.json"), RmtJson.Serialize(config, indented: true));
     }
 
-    /// <summary>| metric | before | after | change | for greedy accuracy, pass@k, sampled accuracy,
-    /// format rate, completion length and truncation.</summary>
-    public static string BeforeAfterTable(MathEvaluation before, MathEvaluation after)
+    /// <summary>| metric | before | (after format warm-up) | after | change | for greedy accuracy,
+    /// pass@k, sampled accuracy, format rate, completion length and truncation.</summary>
+    public static string BeforeAfterTable(MathEvaluation before, MathEvaluation after, MathEvaluation? afterWarmup = null)
     {
         var md = new StringBuilder();
-        md.AppendLine("| held-out metric | before | after | change |");
-        md.AppendLine("|---|---:|---:|---:|");
-        Row("accuracy (greedy)", before.Accuracy, after.Accuracy, percent: true);
-        Row($"pass@{after.K} ({after.Samples} samples)", before.PassAtK, after.PassAtK, percent: true);
-        Row("sampled accuracy (pass@1)", before.SampledAccuracy, after.SampledAccuracy, percent: true);
-        Row("well-formed (greedy)", before.FormatRate, after.FormatRate, percent: true);
-        Row("completion tokens (greedy)", before.MeanCompletionTokens, after.MeanCompletionTokens, percent: false);
-        Row("truncated (greedy)", before.TruncatedRate, after.TruncatedRate, percent: true);
+        md.AppendLine(afterWarmup is null ? "| held-out metric | before | after | change |" : "| held-out metric | before | after format warm-up | after GRPO | change |");
+        md.AppendLine(afterWarmup is null ? "|---|---:|---:|---:|" : "|---|---:|---:|---:|---:|");
+        Row("accuracy (greedy)", e => e.Accuracy, percent: true);
+        Row($"pass@{after.K} ({after.Samples} samples)", e => e.PassAtK, percent: true);
+        Row("sampled accuracy (pass@1)", e => e.SampledAccuracy, percent: true);
+        Row("well-formed (greedy)", e => e.FormatRate, percent: true);
+        Row("completion tokens (greedy)", e => e.MeanCompletionTokens, percent: false);
+        Row("truncated (greedy)", e => e.TruncatedRate, percent: true);
         return md.ToString().TrimEnd();
 
-        void Row(string name, double a, double b, bool percent) => md.AppendLine(percent
-            ? Inv($"| {name} | {a:P1} | {b:P1} | {(b - a) * 100:+0.0;-0.0;0.0} pt |")
-            : Inv($"| {name} | {a:F1} | {b:F1} | {b - a:+0.0;-0.0;0.0} |"));
+        void Row(string name, Func<MathEvaluation, double> metric, bool percent)
+        {
+            double a = metric(before), b = metric(after);
+            var middle = afterWarmup is null ? "" : (percent ? Inv($" {metric(afterWarmup):P1} |") : Inv($" {metric(afterWarmup):F1} |"));
+            md.AppendLine(percent
+                ? Inv($"| {name} | {a:P1} |{middle} {b:P1} | {(b - a) * 100:+0.0;-0.0;0.0} pt |")
+                : Inv($"| {name} | {a:F1} |{middle} {b:F1} | {b - a:+0.0;-0.0;0.0} |"));
+        }
     }
 
     /// <summary>One row per starting checkpoint, post-trained with the same budget: accuracy and
@@ -63,13 +68,14 @@ public static class PostTrainReport
         var k = runs[0].Result.After.K;
         var best = runs.Max(r => r.Result.After.Accuracy);
         var md = new StringBuilder();
-        md.AppendLine(Inv($"| starting checkpoint | accuracy before | accuracy after | change | pass@{k} before | pass@{k} after | sampled before | sampled after | well-formed after |"));
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine(Inv($"| starting checkpoint | accuracy before | after format warm-up | accuracy after | change | pass@{k} before | pass@{k} after | sampled before | sampled after | well-formed after |"));
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (name, r) in runs)
         {
             var after = Inv($"{r.After.Accuracy:P1}");
             if (r.After.Accuracy == best) after = $"**{after}**";
-            md.AppendLine(Inv($"| {name} | {r.Before.Accuracy:P1} | {after} | {(r.After.Accuracy - r.Before.Accuracy) * 100:+0.0;-0.0;0.0} pt | {r.Before.PassAtK:P1} | {r.After.PassAtK:P1} | {r.Before.SampledAccuracy:P1} | {r.After.SampledAccuracy:P1} | {r.After.FormatRate:P1} |"));
+            var warmed = r.AfterFormatWarmup is null ? "-" : Inv($"{r.AfterFormatWarmup.Accuracy:P1}");
+            md.AppendLine(Inv($"| {name} | {r.Before.Accuracy:P1} | {warmed} | {after} | {(r.After.Accuracy - r.Before.Accuracy) * 100:+0.0;-0.0;0.0} pt | {r.Before.PassAtK:P1} | {r.After.PassAtK:P1} | {r.Before.SampledAccuracy:P1} | {r.After.SampledAccuracy:P1} | {r.After.FormatRate:P1} |"));
         }
         return md.ToString().TrimEnd();
     }

@@ -30,7 +30,8 @@ public sealed record PostTrainResult(
     string ReportPath,
     int TrainProblems,
     int HeldOutProblems,
-    int DroppedProblems)             // problems whose prompt + maxNewTokens did not fit the model context
+    int DroppedProblems,             // problems whose prompt + maxNewTokens did not fit the model context
+    MathEvaluation? AfterFormatWarmup = null) // held-out scores after the NTP format warm-up, before GRPO (null without one)
 {
     public IReadOnlyDictionary<string, double> Metrics => new Dictionary<string, double>
     {
@@ -59,7 +60,7 @@ public sealed class PostTrainCallbacks
 /// optionally teach the answer format with a few NTP steps on worked solutions, run GRPO
 /// (<see cref="MathGrpoTrainer"/>) with checkpoints every <c>CheckpointEvery</c> steps, score again,
 /// and write a before/after report with plots. A rerun over the same OutputDir resumes from its
-/// newest checkpoint (weights, step, data position and RNG; AdamW moments restart).</summary>
+/// newest checkpoint (weights, AdamW state, step, data position and RNG).</summary>
 public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? callbacks = null)
 {
     public const string TrainerName = "post-train-grpo";
@@ -82,6 +83,8 @@ public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? c
 
         var resumeFrom = Checkpoint.Latest(inputs.OutputDir) is { } latest && Checkpoint.ReadState(latest)?.Trainer == TrainerName ? latest : null;
         var beforePath = Path.Combine(reportDir, "before.json");
+        var warmedPath = Path.Combine(reportDir, "after-format-warmup.json");
+        if (resumeFrom is null && File.Exists(warmedPath)) File.Delete(warmedPath);
         MathEvaluation before;
         if (resumeFrom is not null && File.Exists(beforePath))
         {
@@ -106,7 +109,13 @@ public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? c
         else if (config.FormatWarmupSteps > 0)
         {
             FormatWarmup(policy, tokenizer, train);
+            var warmed = evaluator.Evaluate(heldOut, evalSeed);
+            File.WriteAllText(warmedPath, JsonSerializer.Serialize(warmed, Json));
+            Log($"after format warm-up: accuracy {warmed.Accuracy:P1}, pass@{warmed.K} {warmed.PassAtK:P1}, format {warmed.FormatRate:P1}");
         }
+        var afterWarmup = File.Exists(warmedPath) && config.FormatWarmupSteps > 0
+            ? JsonSerializer.Deserialize<MathEvaluation>(File.ReadAllText(warmedPath), Json)
+            : null;
 
         using var trainer = new MathGrpoTrainer(policy, reference, tokenizer, train, config);
         if (resumeFrom is not null) trainer.RestoreState(resumeFrom);
@@ -131,7 +140,7 @@ public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? c
             if (metrics.Step % config.Schedule.CheckpointEvery == 0 || metrics.Step == config.Schedule.Steps)
             {
                 lastCheckpoint = Checkpoint.Save(Checkpoint.StepDir(inputs.OutputDir, metrics.Step), policy, tokenizer,
-                    trainer.State(StepMetrics(metrics)), stageConfigJson: stageConfig);
+                    trainer.State(StepMetrics(metrics)), trainer.Optimizer, stageConfig);
                 hooks.CheckpointSaved?.Invoke(metrics.Step, lastCheckpoint);
             }
         }
@@ -141,9 +150,9 @@ public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? c
         hooks.Evaluated?.Invoke(evaluations[^1]);
         Log($"after {trainer.Step} steps: accuracy {after.Accuracy:P1}, pass@{after.K} {after.PassAtK:P1}, format {after.FormatRate:P1}");
         var final = lastCheckpoint ?? Checkpoint.Save(Checkpoint.StepDir(inputs.OutputDir, trainer.Step), policy, tokenizer,
-            trainer.State(), stageConfigJson: stageConfig);
+            trainer.State(), trainer.Optimizer, stageConfig);
         var result = new PostTrainResult(before, after, steps, evaluations, final, Path.Combine(reportDir, "post-train.md"),
-            train.Count, heldOut.Count, dropped);
+            train.Count, heldOut.Count, dropped, afterWarmup);
         PostTrainReport.Write(result, config, inputs, reportDir);
         return result;
     }

@@ -1,4 +1,5 @@
 using Rmt.Contracts;
+using Rmt.Training.Checkpoints;
 using Rmt.Training.Model;
 using Rmt.Training.PostTraining;
 using Rmt.Training.Tokenizers;
@@ -72,5 +73,42 @@ public sealed class MathGrpoTrainerTests(ITestOutputHelper output)
         Assert.True(before.Accuracy <= 0.2, $"the base model should answer wrong greedily, got {before.Accuracy:P0}");
         Assert.True(after.Accuracy >= before.Accuracy + 0.5, $"held-out greedy accuracy went {before.Accuracy:P0} -> {after.Accuracy:P0}");
         Assert.True(after.SampledAccuracy > before.SampledAccuracy, $"sampled accuracy went {before.SampledAccuracy:P0} -> {after.SampledAccuracy:P0}");
+    }
+
+    [Fact]
+    public void Resumed_run_equals_an_uninterrupted_run()
+    {
+        var (model, tokenizer, train, _) = PretrainedBase(steps: 60);
+        var dir = Path.Combine(Path.GetTempPath(), "rmt-post-train-tests", $"resume-{Guid.NewGuid():N}");
+        using (model) Checkpoint.Save(Path.Combine(dir, "base"), model, tokenizer);
+        var config = new PostTrainConfig(
+            new TrainingSchedule(Steps: 4, BatchSize: 2, LearningRate: 1e-3, WarmupSteps: 1, WeightDecay: 0.0, Seed: 3),
+            GroupSize: 4, MaxNewTokens: 24, Grpo: new GrpoConfig(KlWeight: 0.0));
+
+        using var straightModel = ModelIO.Load(Path.Combine(dir, "base"));
+        using var straight = new MathGrpoTrainer(straightModel, null, tokenizer, train, config);
+        var straightSteps = Enumerable.Range(0, 4).Select(_ => straight.TrainStep()).ToList();
+        Assert.True(straightSteps[2].Updated || straightSteps[3].Updated, "no update after the resume point: the test would prove nothing");
+
+        using (var firstModel = ModelIO.Load(Path.Combine(dir, "base")))
+        using (var first = new MathGrpoTrainer(firstModel, null, tokenizer, train, config))
+        {
+            for (var i = 0; i < 2; i++) Assert.Equal(straightSteps[i].Loss, first.TrainStep().Loss);
+            Checkpoint.Save(Checkpoint.StepDir(dir, 2), firstModel, tokenizer, first.State(), first.Optimizer);
+        }
+        TorchSharp.torch.random.manual_seed(999);   // disturb the global RNG: resume must restore it
+        using var resumedModel = ModelIO.Load(Checkpoint.StepDir(dir, 2));
+        using var resumed = new MathGrpoTrainer(resumedModel, null, tokenizer, train, config);
+        resumed.RestoreState(Checkpoint.StepDir(dir, 2));
+        Assert.Equal(2, resumed.Step);
+        for (var i = 2; i < 4; i++)
+        {
+            var step = resumed.TrainStep();
+            Assert.Equal(straightSteps[i].Reward, step.Reward);
+            Assert.Equal(straightSteps[i].Loss, step.Loss);
+        }
+        foreach (var ((name, a), (_, b)) in straightModel.named_parameters().Zip(resumedModel.named_parameters()))
+            Assert.True(a.bytes.SequenceEqual(b.bytes), $"{name} differs between the resumed and the uninterrupted run");
+        Directory.Delete(dir, recursive: true);
     }
 }

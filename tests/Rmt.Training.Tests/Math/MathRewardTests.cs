@@ -1,5 +1,7 @@
 using Rmt.Contracts;
 using Rmt.Training.PostTraining;
+using Rmt.Training.Rmt;
+using Rmt.Training.Tokenizers;
 
 namespace Rmt.Training.Tests.PostTraining;
 
@@ -7,34 +9,55 @@ public sealed class MathRewardTests
 {
     private static readonly MathProblem Problem = new("Ann has 3 pens. Ann gets 4 more. How many pens does Ann have now?", "3 + 4 = 7\n#### 7");
 
+    private static readonly ByteLevelBpeTokenizer Bytes = ByteLevelBpeTokenizer.CreateBytes();
+
     [Theory]
     //           completion (after the prompt's <think>)      correct format total(w=0.1)
     [InlineData(" 3 + 4 = 7 </think> #### 7", 1.0, 1.0, 1.0)]
     [InlineData(" 3 + 4 = 7 </think> #### 7.0", 1.0, 1.0, 1.0)]
+    [InlineData(" 3 + 4 = 7 </think> #### 7<|endoftext|> more", 1.0, 1.0, 1.0)] // anything after end-of-text is ignored
     [InlineData(" 3 + 4 = 8 </think> #### 8", 0.0, 1.0, 0.1)]
     [InlineData(" 3 + 4 = 7 </think> 7", 1.0, 0.0, 0.9)]                  // right, but no marker
     [InlineData(" 3 + 4 = 7 </think> \\boxed{7}", 1.0, 0.0, 0.9)]
-    [InlineData(" 3 + 4 = 7", 0.0, 0.0, 0.0)]                              // cut off inside the reasoning: its 7 is not an answer
-    [InlineData(" </think> #### 7", 1.0, 0.0, 0.9)]                       // no reasoning at all
-    [InlineData(" 3 + 4 = 7 </think> #### 7 </think> #### 7", 1.0, 0.0, 0.9)]
+    [InlineData(" 3 + 4 = 7 </think> ##### 7", 1.0, 0.0, 0.9)]
     [InlineData(" 3 + 4 = 7 </think> #### 7 and more", 1.0, 0.0, 0.9)]
-    [InlineData(" 3 <think> 4 </think> #### 7", 1.0, 0.0, 0.9)]
+    [InlineData("</think> #### 7", 1.0, 0.0, 0.9)]                         // no reasoning at all
+    [InlineData(" 3 + 4 = 7", 0.0, 0.0, 0.0)]                              // cut off inside the reasoning: its 7 is not an answer
+    [InlineData(" 3 + 4 = 7 </think> #### 7 </think> #### 7", 0.0, 0.0, 0.0)] // malformed: a second </think>
+    [InlineData(" 3 <think> 4 </think> #### 7", 0.0, 0.0, 0.0)]            // malformed: a second <think>
+    [InlineData(" 3 + 4 = 7 </think> seven", 0.0, 0.0, 0.0)]                // malformed: no number after </think>
     [InlineData("", 0.0, 0.0, 0.0)]
     public void Reward_is_correctness_plus_a_small_format_bonus(string completion, double correct, double format, double total)
     {
-        var reward = new MathReward(formatWeight: 0.1).Score(completion, Problem);
+        var reward = new MathReward(Bytes, formatWeight: 0.1).Breakdown(completion, Problem);
         Assert.Equal(correct, reward.Correct);
         Assert.Equal(format, reward.Format);
         Assert.Equal(total, reward.Total, precision: 12);
     }
 
     [Fact]
+    public void Reward_has_the_rmt_trainer_signature_and_reads_the_reference_from_the_context()
+    {
+        IRewardFunction reward = new MathReward(Bytes, 0.0);
+        var tokens = Bytes.Encode(" 1,000 + 80 = 1,080 </think> #### $1,080<|endoftext|>");
+        var response = MathResponse.Parse(Bytes, tokens, tokens.Length);
+        Assert.True(response.WellFormed);
+        Assert.Equal(" #### $1,080", response.AnswerText);
+        Assert.Equal(tokens.Length, response.ScoredLength);
+        Assert.Equal(1.0, reward.Score(response, new RewardContext(Bytes.Encode("1080"), null)));
+        Assert.Equal(0.0, reward.Score(response, new RewardContext(Bytes.Encode("1008"), null)));
+        var cut = MathResponse.Parse(Bytes, tokens, 5);
+        Assert.False(cut.WellFormed);
+        Assert.Equal("no </think>: the reasoning was cut off", cut.Problem);
+    }
+
+    [Fact]
     public void Without_format_weight_the_reward_is_pure_correctness()
     {
-        var reward = new MathReward(0.0);
-        Assert.Equal(1.0, reward.Score(" x </think> 7", Problem).Total);
-        Assert.Equal(0.0, reward.Score(" x </think> #### 6", Problem).Total);
-        Assert.Throws<ArgumentOutOfRangeException>(() => new MathReward(1.5));
+        var reward = new MathReward(Bytes, 0.0);
+        Assert.Equal(1.0, reward.Breakdown(" x </think> 7", Problem).Total);
+        Assert.Equal(0.0, reward.Breakdown(" x </think> #### 6", Problem).Total);
+        Assert.Throws<ArgumentOutOfRangeException>(() => new MathReward(Bytes, 1.5));
     }
 
     [Fact]
@@ -46,8 +69,7 @@ public sealed class MathRewardTests
             var completion = MathPromptFormat.Completion(problem);
             Assert.EndsWith("<think>", MathPromptFormat.Prompt(problem), StringComparison.Ordinal);
             Assert.DoesNotContain("\n", completion, StringComparison.Ordinal);
-            Assert.True(MathPromptFormat.IsWellFormed(completion), completion);
-            Assert.Equal(1.0, new MathReward(0.1).Score(completion, problem).Total);
+            Assert.Equal(new MathRewardBreakdown(1.0, 1.0, 1.0), new MathReward(Bytes, 0.1).Breakdown(completion, problem));
         }
     }
 

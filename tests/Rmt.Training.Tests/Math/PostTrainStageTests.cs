@@ -120,6 +120,27 @@ public sealed class PostTrainStageTests(ITestOutputHelper output)
         Directory.Delete(work, recursive: true);
     }
 
+    [Fact]
+    public void Format_warmup_is_scored_separately_from_grpo()
+    {
+        var work = TempDir("warmup");
+        var tokenizer = ByteLevelBpeTokenizer.CreateBytes();
+        var baseDir = SaveMicroCheckpoint(Path.Combine(work, "base"), tokenizer);
+        var problems = new ArithmeticProblemGenerator(new ArithmeticDifficulty(1, 1, "+", ArithmeticStyle.Bare)).Generate(40, seed: 1);
+        var data = Path.Combine(work, "problems.jsonl");
+        Gsm8kLoader.Save(data, problems);
+        var config = new PostTrainConfig(new TrainingSchedule(Steps: 1, BatchSize: 2, WarmupSteps: 0, Seed: 2),
+            GroupSize: 2, MaxNewTokens: 8, EvalSize: 8, PassAtK: 1, EvalSamples: 1, FormatWarmupSteps: 3);
+
+        var result = new PostTrainStage(config).Run(new PostTrainInputs(baseDir, data, null, Path.Combine(work, "out")));
+
+        Assert.NotNull(result.AfterFormatWarmup);
+        Assert.Equal(32, result.TrainProblems);
+        Assert.Equal(8, result.HeldOutProblems);
+        Assert.Contains("| after format warm-up |", File.ReadAllText(result.ReportPath), StringComparison.Ordinal);
+        Directory.Delete(work, recursive: true);
+    }
+
     /// <summary>Evaluations read back from JSON hold equal values in new lists.</summary>
     private sealed class EvaluationComparer : IEqualityComparer<MathEvaluation>
     {
