@@ -68,6 +68,7 @@ public sealed class LocalHost : IAsyncDisposable
     public static async Task<LocalHost> StartAsync(LocalHostOptions options, CancellationToken ct = default)
     {
         options.Validate();
+        if (options.RunJobs) options.JobRunner.Validate(); // a missing trainer fails here, not later in the background
         var dataDir = Path.GetFullPath(options.DataDir);
         Directory.CreateDirectory(dataDir);
         var bootLoggers = LoggerFactory.Create(l => LocalTelemetry.AddLogging(l, options.JsonLogs, options.LogLevel));

@@ -11,8 +11,8 @@ namespace Rmt.Local.Durable;
 /// SubOrchestrationInstanceCreatedEvent (adding a trace context). The storage backend's table
 /// converter does not know that type and writes a history row without any of its fields, which
 /// breaks every later replay ("The TableEntity did not contain a 'EventType' property"). It is
-/// written as the plain DurableTask.Core event instead (the trace context goes in ClientSpanId's place
-/// only as far as DurableTask.Core carries it).</item>
+/// written as the plain DurableTask.Core event instead; only the sidecar's extra trace context is
+/// lost (the pipeline carries its trace in its own inputs).</item>
 /// <item>The sidecar passes tags as protobuf MapField; queue messages are serialized with their type
 /// name, which the backend cannot load back. Tags are copied into a Dictionary.</item>
 /// </list>
