@@ -6,7 +6,7 @@ using System.Text;
 namespace Rmt.Cloud.Local;
 
 /// <summary>A real Azurite (blob, queue and table) started by this process on free loopback ports,
-/// in memory, and stopped on dispose. Tests and the local host use it; nothing assumes an Azurite it
+/// in memory (or, with <see cref="AzuritePersistence"/>, in a data folder that outlives it), and stopped on dispose. Tests and the local host use it; nothing assumes an Azurite it
 /// did not start. Azurite itself is pinned in package.json and installed by ./test.sh and ./run.sh
 /// (npm ci); <see cref="FindExecutable"/> says what to run when it is missing.</summary>
 public sealed class AzuriteServer : IAsyncDisposable
@@ -18,9 +18,13 @@ public sealed class AzuriteServer : IAsyncDisposable
     private readonly Process _process;
     private readonly StringBuilder _output = new();
 
-    private AzuriteServer(Process process, int blobPort, int queuePort, int tablePort)
+    private const string SetSid = "/usr/bin/setsid";
+    private readonly bool _persistent;
+
+    private AzuriteServer(Process process, int blobPort, int queuePort, int tablePort, bool persistent)
     {
         _process = process;
+        _persistent = persistent;
         BlobPort = blobPort;
         QueuePort = queuePort;
         TablePort = tablePort;
@@ -37,32 +41,49 @@ public sealed class AzuriteServer : IAsyncDisposable
         $"TableEndpoint=http://127.0.0.1:{TablePort}/{AccountName};";
 
     /// <summary>Starts Azurite in memory on three free loopback ports and waits until all answer.</summary>
-    public static async Task<AzuriteServer> StartAsync(string? repoRoot = null, TimeSpan? timeout = null, CancellationToken ct = default)
+    public static Task<AzuriteServer> StartAsync(string? repoRoot = null, TimeSpan? timeout = null, CancellationToken ct = default) =>
+        StartCoreAsync(null, repoRoot, timeout, ct);
+
+    /// <summary>Starts Azurite with its data in <see cref="AzuritePersistence.Location"/> (a restart
+    /// sees the same blobs, queues and tables) on the given ports, or free ones where none is given.</summary>
+    public static Task<AzuriteServer> StartAsync(
+        AzuritePersistence persistence, string? repoRoot = null, TimeSpan? timeout = null, CancellationToken ct = default) =>
+        StartCoreAsync(persistence ?? throw new ArgumentNullException(nameof(persistence)), repoRoot, timeout, ct);
+
+    private static async Task<AzuriteServer> StartCoreAsync(
+        AzuritePersistence? persistence, string? repoRoot, TimeSpan? timeout, CancellationToken ct)
     {
         var executable = FindExecutable(repoRoot);
         for (var tries = 1; ; tries++)
         {
-            var (blob, queue, table) = (FreePort(), FreePort(), FreePort());
-            var workDir = Path.Combine(Path.GetTempPath(), $"rmt-azurite-{Environment.ProcessId}-{blob}");
+            var (blob, queue, table) = (persistence?.BlobPort ?? FreePort(), persistence?.QueuePort ?? FreePort(), persistence?.TablePort ?? FreePort());
+            var workDir = persistence is null
+                ? Path.Combine(Path.GetTempPath(), $"rmt-azurite-{Environment.ProcessId}-{blob}")
+                : Path.GetFullPath(persistence.Location);
             Directory.CreateDirectory(workDir);
-            var info = new ProcessStartInfo(executable)
+            // A persistent Azurite (the local host's) runs in its own session, so that Ctrl+C in the
+            // terminal reaches only the host, which stops Azurite last, after everything that uses it.
+            var isolate = persistence is not null && File.Exists(SetSid);
+            var info = new ProcessStartInfo(isolate ? SetSid : executable)
             {
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
                 UseShellExecute = false,
                 WorkingDirectory = workDir,
             };
-            foreach (var arg in new[]
-                     {
-                         "--inMemoryPersistence", "--skipApiVersionCheck", "--loose", "--disableProductStyleUrl",
+            string[] storage = persistence is null ? ["--inMemoryPersistence"] : ["--location", workDir];
+            if (isolate) info.ArgumentList.Add(executable);
+            foreach (var arg in storage.Concat(
+                     [
+                         "--skipApiVersionCheck", "--loose", "--disableProductStyleUrl",
                          "--blobHost", "127.0.0.1", "--blobPort", blob.ToString(),
                          "--queueHost", "127.0.0.1", "--queuePort", queue.ToString(),
                          "--tableHost", "127.0.0.1", "--tablePort", table.ToString(),
-                     })
+                     ]))
                 info.ArgumentList.Add(arg);
 
             var process = Process.Start(info) ?? throw new InvalidOperationException($"could not start {executable}");
-            var server = new AzuriteServer(process, blob, queue, table);
+            var server = new AzuriteServer(process, blob, queue, table, persistence is not null);
             process.OutputDataReceived += (_, e) => server.Record(e.Data);
             process.ErrorDataReceived += (_, e) => server.Record(e.Data);
             process.BeginOutputReadLine();
@@ -73,7 +94,7 @@ public sealed class AzuriteServer : IAsyncDisposable
             var log = server.Log;
             await server.DisposeAsync();
             // Another process may have taken a port between our check and Azurite's bind: try new ports.
-            if (tries >= 3 || !log.Contains("EADDRINUSE", StringComparison.Ordinal))
+            if (tries >= 3 || !log.Contains("EADDRINUSE", StringComparison.Ordinal) || persistence?.HasFixedPorts == true)
                 throw new InvalidOperationException($"Azurite did not start on ports {blob}/{queue}/{table}. Its output:\n{log}");
         }
     }
@@ -150,6 +171,20 @@ public sealed class AzuriteServer : IAsyncDisposable
     {
         try
         {
+            // A persistent Azurite saves its metadata every few seconds and on SIGTERM: ask it to stop
+            // first, so that a restart finds everything the previous run wrote.
+            if (_persistent && !_process.HasExited && PosixSignal.Terminate(_process.Id))
+            {
+                using var grace = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+                try
+                {
+                    await _process.WaitForExitAsync(grace.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    // it did not stop in time: killed below
+                }
+            }
             if (!_process.HasExited)
             {
                 _process.Kill(entireProcessTree: true);
@@ -162,4 +197,11 @@ public sealed class AzuriteServer : IAsyncDisposable
         }
         _process.Dispose();
     }
+}
+
+/// <summary>An Azurite that keeps its data in <paramref name="Location"/> (e.g. .rmt/azurite) across
+/// restarts. Ports left null are chosen free at each start; data never depends on the ports.</summary>
+public sealed record AzuritePersistence(string Location, int? BlobPort = null, int? QueuePort = null, int? TablePort = null)
+{
+    public bool HasFixedPorts => BlobPort is not null || QueuePort is not null || TablePort is not null;
 }

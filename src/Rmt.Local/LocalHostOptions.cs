@@ -1,0 +1,58 @@
+using Microsoft.Extensions.Logging;
+using Rmt.Cloud;
+using Rmt.Contracts;
+using Rmt.Local.Durable;
+using Rmt.Local.Jobs;
+using Rmt.Pipeline;
+
+namespace Rmt.Local;
+
+/// <summary>How the local host runs. Defaults are what ./run.sh uses; tests shorten intervals and use
+/// a temporary data folder.</summary>
+public sealed record LocalHostOptions
+{
+    /// <summary>The repository root (holds Rmt.sln and node_modules/.bin/azurite).</summary>
+    public required string RepoRoot { get; init; }
+
+    /// <summary>Azurite's data ({DataDir}/azurite), job files and logs ({DataDir}/jobs), copied reports
+    /// ({DataDir}/reports). Keep it to keep durable state across restarts.</summary>
+    public required string DataDir { get; init; }
+
+    /// <summary>An Azurite (or emulator) to use instead of starting one.</summary>
+    public string? StorageConnectionString { get; init; }
+
+    /// <summary>Fixed Azurite ports; free ports when null. Data never depends on the ports.</summary>
+    public AzuritePorts? AzuritePorts { get; init; }
+
+    /// <summary>Port of the HTTP API on 127.0.0.1; 0 picks a free one.</summary>
+    public int Port { get; init; }
+
+    public required LocalJobRunnerOptions JobRunner { get; init; }
+
+    /// <summary>Whether this host runs stage jobs (tests may run a host without, to control them).</summary>
+    public bool RunJobs { get; init; } = true;
+
+    public DurableBackendOptions Durable { get; init; } = new();
+
+    public MessagingOptions Messaging { get; init; } = new() { PollInterval = TimeSpan.FromMilliseconds(250) };
+
+    /// <summary>How the orchestration drives stages for a request; null uses the request's options.</summary>
+    public Func<PipelineRequest, MonitorSettings>? Monitor { get; init; }
+
+    public bool JsonLogs { get; init; }
+
+    public bool TraceToConsole { get; init; }
+
+    public LogLevel LogLevel { get; init; } = LogLevel.Information;
+
+    public void Validate()
+    {
+        Validation.NotEmpty(RepoRoot, "repository root");
+        Validation.NotEmpty(DataDir, "data folder");
+        Validation.Range(Port, 0, 65535, "port");
+        Durable.Validate();
+        Messaging.Validate();
+    }
+}
+
+public sealed record AzuritePorts(int Blob, int Queue, int Table);

@@ -1,0 +1,61 @@
+using System.Reflection;
+using System.Text.Json;
+using Microsoft.Azure.Functions.Worker;
+using Rmt.Pipeline;
+
+namespace Rmt.Functions.Tests;
+
+/// <summary>What the Functions host will find: a wrapper for every durable task the pipeline
+/// registers, host.json for the Azure Storage backend by identity, and no TorchSharp.</summary>
+public sealed class FunctionAppShapeTests
+{
+    private static readonly string[] DurableNames =
+    [
+        PipelineNames.PipelineOrchestrator, PipelineNames.StageOrchestrator, PipelineNames.ValidateRequestActivity,
+        PipelineNames.DispatchJobActivity, PipelineNames.DrainEventsActivity, PipelineNames.WriteCancelMarkerActivity,
+        PipelineNames.WriteReportActivity,
+    ];
+
+    private static IEnumerable<(string Name, MethodInfo Method)> Functions() =>
+        typeof(DurableFunctions).Assembly.GetTypes()
+            .SelectMany(t => t.GetMethods())
+            .Select(m => (m.GetCustomAttribute<FunctionAttribute>()?.Name, m))
+            .Where(f => f.Name is not null)
+            .Select(f => (f.Name!, f.m));
+
+    [Fact]
+    public void Every_durable_task_of_the_pipeline_has_a_function_of_the_same_name()
+    {
+        var names = Functions().Select(f => f.Name).ToList();
+        Assert.All(DurableNames, name => Assert.Contains(name, names));
+        Assert.Equal(names.Count, names.Distinct().Count());
+        Assert.Contains("ScheduledRetraining", names);
+    }
+
+    [Fact]
+    public void The_timer_reads_its_cron_from_the_schedule_setting()
+    {
+        var timer = Functions().Single(f => f.Name == "ScheduledRetraining").Method;
+        var trigger = timer.GetParameters().Select(p => p.GetCustomAttribute<TimerTriggerAttribute>()).Single(a => a is not null)!;
+        Assert.Equal("%RMT_SCHEDULE_CRON%", trigger.Schedule);
+    }
+
+    [Fact]
+    public void Host_json_uses_the_azure_storage_backend_through_the_identity_based_host_storage()
+    {
+        using var host = JsonDocument.Parse(File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "host.json")));
+        var durable = host.RootElement.GetProperty("extensions").GetProperty("durableTask");
+        var provider = durable.GetProperty("storageProvider");
+        Assert.Equal("AzureStorage", provider.GetProperty("type").GetString());
+        Assert.Equal("AzureWebJobsStorage", provider.GetProperty("connectionName").GetString());
+        Assert.DoesNotContain("AccountKey", host.RootElement.GetRawText(), StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public void The_app_does_not_load_torchsharp()
+    {
+        var references = typeof(DurableFunctions).Assembly.GetReferencedAssemblies().Select(a => a.Name).ToList();
+        Assert.DoesNotContain(references, n => n!.StartsWith("TorchSharp", StringComparison.Ordinal) || n == "Rmt.Training");
+        Assert.False(File.Exists(Path.Combine(AppContext.BaseDirectory, "TorchSharp.dll")));
+    }
+}

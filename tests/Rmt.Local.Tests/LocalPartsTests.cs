@@ -1,0 +1,120 @@
+using System.Text.Json;
+using DurableTask.Core;
+using DurableTask.Core.History;
+using Rmt.Cloud.Local;
+using Rmt.Contracts;
+using Rmt.Local.Demo;
+using Rmt.Local.Durable;
+
+namespace Rmt.Local.Tests;
+
+/// <summary>The local host's small parts: command line, demo data and request, the sidecar adapter.</summary>
+public sealed class LocalPartsTests
+{
+    [Fact]
+    public void No_arguments_run_the_demo_and_serve_alone_does_not()
+    {
+        Assert.Equal((true, false), (LocalCommand.Parse([]).Demo, LocalCommand.Parse([]).Serve));
+        Assert.Equal((false, true), (LocalCommand.Parse(["--serve"]).Demo, LocalCommand.Parse(["--serve"]).Serve));
+        Assert.Equal((true, true), (LocalCommand.Parse(["--demo", "--serve"]).Demo, LocalCommand.Parse(["--demo", "--serve"]).Serve));
+        var full = LocalCommand.Parse(["--port", "8080", "--data", "/tmp/x", "--size", "tiny", "--json-logs", "--trace"]);
+        Assert.Equal((8080, "/tmp/x", DemoSize.Tiny, true, true), (full.Port, full.DataDir, full.Size, full.JsonLogs, full.Trace));
+    }
+
+    [Theory]
+    [InlineData(new[] { "--port", "http" }, "--port 'http' is not a port number")]
+    [InlineData(new[] { "--port" }, "--port needs a value")]
+    [InlineData(new[] { "--size", "huge" }, "--size 'huge' is not known; use demo or tiny")]
+    [InlineData(new[] { "--fast" }, "unknown argument '--fast'")]
+    public void Bad_arguments_say_what_is_wrong(string[] args, string message)
+    {
+        var error = Assert.Throws<ArgumentException>(() => LocalCommand.Parse(args));
+        Assert.StartsWith(message, error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Demo_data_is_the_same_for_the_same_seed_and_its_problems_are_gsm8k_with_correct_answers()
+    {
+        using var a = new TempFolder();
+        using var b = new TempFolder();
+        var first = DemoData.Write(a.Path, seed: 7, corpusLines: 200, trainProblems: 50, testProblems: 10);
+        var second = DemoData.Write(b.Path, seed: 7, corpusLines: 200, trainProblems: 50, testProblems: 10);
+        Assert.Equal(File.ReadAllText(first.Corpus), File.ReadAllText(second.Corpus));
+        Assert.Equal(File.ReadAllText(first.MathTrain), File.ReadAllText(second.MathTrain));
+        Assert.Equal(200, File.ReadAllLines(first.Corpus).Length);
+
+        var problems = File.ReadAllLines(first.MathTrain).Concat(File.ReadAllLines(first.MathTest)).ToList();
+        Assert.Equal(60, problems.Count);
+        foreach (var line in problems)
+        {
+            using var json = JsonDocument.Parse(line);
+            var question = json.RootElement.GetProperty("question").GetString()!;
+            var answer = json.RootElement.GetProperty("answer").GetString()!;
+            var final = int.Parse(answer[(answer.LastIndexOf("#### ", StringComparison.Ordinal) + 5)..]);
+            // The working line "a + b = c" or "a - b = c" must compute the final answer.
+            var working = answer.Split('\n')[0].Split(' ');
+            var (x, op, y, result) = (int.Parse(working[0]), working[1], int.Parse(working[2]), int.Parse(working[4]));
+            Assert.Equal(op == "+" ? x + y : x - y, result);
+            Assert.Equal(result, final);
+            Assert.EndsWith("?", question, StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData(DemoSize.Demo)]
+    [InlineData(DemoSize.Tiny)]
+    public void Demo_requests_are_valid_pipeline_requests(DemoSize size)
+    {
+        var request = DemoRequest.Create("demo-1", size);
+        var parsed = RmtJson.ParseRequest(RmtJson.Serialize(request), "demo request");
+        Assert.Equal("demo-1", parsed.RunId);
+        Assert.Null(parsed.BaseCheckpoint); // pretrains the tiny model from scratch
+        Assert.Equal(DemoData.MathTest, parsed.Datasets.PostTrainEval);
+        Assert.All(new[] { parsed.Pretrain!.Schedule, parsed.MidTrain!.Schedule, parsed.PostTrain!.Schedule }, s => Assert.Equal("cpu", s.Device));
+    }
+
+    private sealed class TracedCreatedEvent(int id) : SubOrchestrationInstanceCreatedEvent(id)
+    {
+        public string? Trace { get; set; }
+    }
+
+    [Fact]
+    public void The_sidecar_adapter_stores_sub_orchestration_events_as_the_plain_core_type_with_plain_tags()
+    {
+        var state = new OrchestrationRuntimeState();
+        var started = new ExecutionStartedEvent(-1, "{}") { OrchestrationInstance = new OrchestrationInstance { InstanceId = "r", ExecutionId = "e" }, Name = "p" };
+        state.AddEvent(new OrchestratorStartedEvent(-1));
+        state.AddEvent(started);
+        var created = new TracedCreatedEvent(3)
+        {
+            Name = "RmtStage_v1", InstanceId = "r:pretrain:1", Input = "{\"a\":1}", Trace = "00-x",
+            Tags = new SortedDictionary<string, string> { ["k"] = "v" },
+        };
+        state.AddEvent(created);
+
+        SidecarHistoryAdapter.Normalize(state);
+
+        var stored = state.NewEvents.OfType<SubOrchestrationInstanceCreatedEvent>().Single();
+        Assert.Equal(typeof(SubOrchestrationInstanceCreatedEvent), stored.GetType());
+        Assert.Equal((3, "RmtStage_v1", "r:pretrain:1", "{\"a\":1}"), (stored.EventId, stored.Name, stored.InstanceId, stored.Input));
+        Assert.IsType<Dictionary<string, string>>(stored.Tags);
+        Assert.Equal("v", stored.Tags!["k"]);
+        Assert.Same(stored, state.Events.OfType<SubOrchestrationInstanceCreatedEvent>().Single());
+        Assert.Same(started, state.NewEvents.OfType<ExecutionStartedEvent>().Single()); // others untouched
+    }
+
+    [Fact]
+    public async Task Azurite_with_a_data_folder_keeps_blobs_across_a_restart()
+    {
+        using var folder = new TempFolder();
+        var persistence = new AzuritePersistence(folder.File("azurite"));
+        await using (var first = await AzuriteServer.StartAsync(persistence))
+        {
+            var store = Rmt.Cloud.CloudClients.Create(Rmt.Cloud.CloudOptions.ForConnectionString(first.ConnectionString)).Artifacts;
+            await store.WriteTextAsync("runs/kept/request.json", "{\"kept\":true}");
+        }
+        await using var second = await AzuriteServer.StartAsync(persistence);
+        var again = Rmt.Cloud.CloudClients.Create(Rmt.Cloud.CloudOptions.ForConnectionString(second.ConnectionString)).Artifacts;
+        Assert.Equal("{\"kept\":true}", await again.ReadTextAsync("runs/kept/request.json"));
+    }
+}
