@@ -91,17 +91,51 @@ public sealed record MidTrainConfig(
     }
 }
 
-/// <summary>Math post-training with verifiable rewards. Fields grow with the post-training stage.</summary>
+/// <summary>Math post-training: GRPO with verifiable rewards (correct final answer, plus an optional
+/// format bonus), starting from any checkpoint a previous stage wrote. The problems come from the
+/// job's dataset (GSM8K-format jsonl); held-out problems from its eval dataset, or else the last
+/// <see cref="EvalSize"/> problems of the dataset are held out.</summary>
 public sealed record PostTrainConfig(
     TrainingSchedule? Schedule = null,
-    int GroupSize = 8)               // G answers per problem
+    int GroupSize = 8,               // G answers per problem; advantages are relative within the group (DeepSeekMath GRPO: 64, tiny models learn with 8)
+    int MaxNewTokens = 64,           // reasoning + answer budget; enough for multi-step arithmetic, raise to 256+ for GSM8K
+    double Temperature = 1.0,        // sample the policy as it is, so the policy-gradient estimate is unbiased
+    double FormatRewardWeight = 0.1, // bonus for "<think>...</think> #### x"; small so it never outweighs a correct answer
+    int EvalSize = 200,              // held-out problems scored before, during and after training
+    int EvalEvery = 0,               // steps between held-out evaluations during training; 0 = before and after only
+    int PassAtK = 4,                 // k of pass@k
+    int EvalSamples = 8,             // samples per held-out problem for pass@k (unbiased estimator, needs >= k)
+    int FormatWarmupSteps = 0,       // NTP steps on worked solutions before GRPO; tiny models that never saw "#### x" need some, 0 = pure RL
+    double FormatWarmupLearningRate = 1e-3, // supervised steps tolerate a larger rate than RL (tiny-model pretraining uses 3e-3)
+    GrpoConfig? Grpo = null)         // advantages, clipping and KL: the mid-training trainer's GRPO knobs, shared
 {
-    public TrainingSchedule Schedule { get; init; } = Schedule ?? new TrainingSchedule();
+    /// <summary>Post-training keeps the policy near its starting checkpoint: KL beta 0.04 is the
+    /// DeepSeekMath GRPO value (mid-training's default is 0).</summary>
+    public static GrpoConfig DefaultGrpo { get; } = new(KlWeight: 0.04);
+
+    public GrpoConfig Grpo { get; init; } = Grpo ?? DefaultGrpo;
+
+    /// <summary>RL on a pretrained model takes smaller steps than pretraining from scratch.</summary>
+    public static TrainingSchedule DefaultSchedule { get; } = new(Steps: 200, BatchSize: 8, LearningRate: 1e-4, WarmupSteps: 5, WeightDecay: 0.0);
+
+    public TrainingSchedule Schedule { get; init; } = Schedule ?? DefaultSchedule;
 
     public void Validate()
     {
         Schedule.Validate("postTrain.schedule");
         Validation.Range(GroupSize, 2, 1024, "postTrain.groupSize");
+        Validation.Range(MaxNewTokens, 1, 32_768, "postTrain.maxNewTokens");
+        Validation.Range(Temperature, 0.05, 5.0, "postTrain.temperature");
+        Validation.Range(FormatRewardWeight, 0.0, 1.0, "postTrain.formatRewardWeight");
+        Validation.Range(EvalSize, 1, 1_000_000, "postTrain.evalSize");
+        Validation.Range(EvalEvery, 0, 10_000_000, "postTrain.evalEvery");
+        Validation.Range(PassAtK, 1, 1024, "postTrain.passAtK");
+        Validation.Range(EvalSamples, 1, 1024, "postTrain.evalSamples");
+        if (EvalSamples < PassAtK)
+            throw new ContractException($"postTrain.evalSamples is {EvalSamples}; pass@{PassAtK} needs at least {PassAtK} samples per problem; raise evalSamples or lower passAtK");
+        Validation.Range(FormatWarmupSteps, 0, 10_000_000, "postTrain.formatWarmupSteps");
+        Validation.Range(FormatWarmupLearningRate, 1e-12, 1.0, "postTrain.formatWarmupLearningRate");
+        Grpo.Validate("postTrain.grpo");
     }
 }
 

@@ -12,6 +12,9 @@ public static class Program
         new TokenizeCommand(),
         new GenerateCommand(),
         new BenchCommand(),
+        new RunJobCommand(),
+        new TrainStageCommand(),
+        new EvalStageCommand(),
     ];
 
     public static int Main(string[] args) => Run(args, Console.Out, Console.Error);

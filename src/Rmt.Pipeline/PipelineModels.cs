@@ -51,8 +51,11 @@ public sealed record StageInput(
     MonitorSettings Monitor,
     StageRunState? Carried = null);
 
-/// <summary>What a stage orchestration carries across ContinueAsNew generations.</summary>
+/// <summary>What a stage orchestration carries across ContinueAsNew generations. <see cref="Try"/> counts
+/// this orchestration's attempts (1..MaxAttempts); <see cref="Attempt"/> is the job attempt number the
+/// dispatch got (equal to Try for a new run; higher when a resubmitted run id already used some).</summary>
 public sealed record StageRunState(
+    int Try,
     int Attempt,
     bool Dispatched,
     DateTime AttemptStartedAt,       // orchestration time of the dispatch
@@ -98,7 +101,12 @@ public sealed record ValidateRequestInput(string RunId, PipelineRequest Request,
 
 public sealed record ValidateRequestResult(bool Valid, string? Error, string RequestUri);
 
-public sealed record DispatchResult(string MessageId, bool Sent);
+/// <summary>Dispatch of one try of a stage. <see cref="DispatchId"/> identifies the try (stage instance and
+/// try number); the job's Attempt is the lowest attempt number it may use.</summary>
+public sealed record DispatchInput(StageJob Job, string DispatchId);
+
+/// <summary>The attempt number the try got, and whether the message went out in this call.</summary>
+public sealed record DispatchResult(string MessageId, int Attempt, bool Sent);
 
 public sealed record DrainInput(string RunId, string Stage, string? TraceParent = null);
 

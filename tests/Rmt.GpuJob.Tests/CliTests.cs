@@ -68,7 +68,7 @@ public sealed class CliTests
     [Fact]
     public void Bench_runs_on_a_small_setting()
     {
-        var (code, output, error) = Run("bench", "--batch", "2", "--seq", "16", "--train-steps", "1", "--gen-batch", "2", "--prompt-len", "4", "--new-tokens", "8");
+        var (code, output, error) = Run("bench", "--batch", "2", "--seq", "16", "--train-steps", "1", "--gen-batch", "2", "--prompt-len", "4", "--new-tokens", "8", "--repeats", "1");
         Assert.True(code == 0, error);
         Assert.Contains("train:", output);
         Assert.Contains("generate (KV cache):", output);

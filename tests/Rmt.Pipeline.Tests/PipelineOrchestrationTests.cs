@@ -148,6 +148,30 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Resubmitting_a_failed_run_id_dispatches_fresh_attempt_numbers_and_completes()
+    {
+        var midTrainFails = true;
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
+        {
+            if (job.Stage == PipelineStages.MidTrain && Volatile.Read(ref midTrainFails)) await t.PublishAsync(Failed(job, 1, retryable: true, "spot VM evicted"));
+            else await t.CompleteAsync(job);
+        }, PipelineTestHost.FastMonitor with { MaxAttempts = 2 });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("resubmitted"));
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, (await host.WaitAsync(runId)).RuntimeStatus);
+        Volatile.Write(ref midTrainFails, false);
+        await host.SubmitAsync(PipelineTestHost.Request("resubmitted"));
+        var done = await host.WaitAsync(runId);
+
+        AssertCompleted(done);
+        // Attempts 1 and 2 belong to the first submission (their claims exist); the second one takes 3.
+        Assert.Equal([1, 2, 3], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
+        Assert.Equal([1, 2], host.JobsOf(PipelineStages.Pretrain).Select(j => j.Attempt));
+        var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
+        Assert.Equal((Outcomes.Completed, 1), (midTrain.Status, midTrain.Attempts));
+    }
+
+    [Fact]
     public async Task A_non_retryable_failure_is_not_retried()
     {
         await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
@@ -237,6 +261,12 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
         Assert.Empty(host.JobsOf(PipelineStages.PostTrain));
         Assert.Equal("cancelled", (await host.WaitForStatusAsync(runId, v => v.Status == "cancelled")).Status);
         Assert.Equal(409, (await host.Handlers.CancelAsync(runId)).StatusCode);
+
+        // The marker stays, so the cancelled run id cannot start jobs again: a resubmission says so.
+        await host.SubmitAsync(PipelineTestHost.Request("cancel-me"));
+        var again = await host.WaitAsync(runId);
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, again.RuntimeStatus);
+        Assert.Contains("belongs to a cancelled run", again.FailureDetails!.ErrorMessage);
     }
 
     [Fact]

@@ -87,6 +87,16 @@ public sealed class NtpTrainerTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Schedule_on_cuda_with_a_cpu_model_is_refused()
+    {
+        var tokenizer = ByteLevelBpeTokenizer.CreateBytes();
+        using var model = new CausalLM(Micro(tokenizer.VocabSize), seed: 2);
+        var data = new TokenWindows(ShakespeareBytes.Value[..2_000], 16, seed: 5);
+        var e = Assert.Throws<ArgumentException>(() => new NtpTrainer(model, tokenizer, data, new TrainingSchedule(Device: "cuda")));
+        Assert.Contains("schedule.device is 'cuda'", e.Message);
+    }
+
+    [Fact]
     public void Schedule_warms_up_then_decays_to_the_floor()
     {
         var s = new CosineSchedule(1.0, WarmupSteps: 4, TotalSteps: 104, MinLrRatio: 0.1);

@@ -80,14 +80,24 @@ public sealed class TokenizerTests
     }
 
     [Fact]
-    public void Tokenizer_without_think_tokens_is_refused_with_the_fix()
+    public void Think_tokens_missing_from_the_files_are_added_with_fresh_ids_and_saved()
     {
         var dir = TestPaths.TempDir("nothink");
         var vocab = Enumerable.Range(0, 256).ToDictionary(b => ((char)(b < 33 ? 256 + b : b)).ToString(), b => b);
         vocab["<|endoftext|>"] = 256;
         File.WriteAllText(Path.Combine(dir, "vocab.json"), JsonSerializer.Serialize(vocab));
         File.WriteAllText(Path.Combine(dir, "merges.txt"), "#version: 0.2\n");
-        var e = Assert.Throws<TokenizerFormatException>(() => TokenizerLoader.Load(dir));
-        Assert.Contains("'<think>'", e.Message);
+        var tokenizer = (ByteLevelBpeTokenizer)TokenizerLoader.Load(dir);
+        Assert.Equal((256, 257, 258, 259), (tokenizer.EndOfText, tokenizer.ThinkStart, tokenizer.ThinkEnd, tokenizer.VocabSize));
+        Assert.Equal(["<think>", "</think>"], tokenizer.AddedThinkTokens);
+        Assert.Equal([257, (int)'x', 258], tokenizer.Encode("<think>x</think>"));
+
+        // A tokenizer.json without them keeps the added ids when saved and reloaded.
+        var saved = TestPaths.TempDir("nothink-saved");
+        tokenizer.Save(saved);
+        File.Delete(Path.Combine(saved, "vocab.json"));
+        var reloaded = (ByteLevelBpeTokenizer)TokenizerLoader.Load(saved);
+        Assert.Empty(reloaded.AddedThinkTokens);
+        Assert.Equal((257, 258), (reloaded.ThinkStart, reloaded.ThinkEnd));
     }
 }

@@ -11,7 +11,7 @@ public sealed class GenerateCommand : ICommand
     public string Name => "generate";
     public string Summary => "continue a prompt; prints the text (with a tokenizer) and, on the last line, the full id sequence";
     public string Usage =>
-        "--model DIR [--tokenizer DIR] (--prompt-ids \"1 2 3\" | --prompt TEXT) [--max-new-tokens 32] [--greedy | --temperature 1 --top-p 1 --seed 0] [--stop-at-eos] [--no-cache] [--device cpu]";
+        "--model DIR [--tokenizer DIR] (--prompt-ids \"1 2 3\" | --prompt TEXT) [--max-new-tokens 32] [--greedy | --temperature 1 --top-p 1 --seed 0] [--stop-at-eos] [--no-cache] [--bf16] [--device cpu]";
 
     public int Run(CommandArgs args, TextWriter output)
     {
@@ -26,6 +26,7 @@ public sealed class GenerateCommand : ICommand
         int seed = args.Int("seed", 0);
         bool stopAtEos = args.Flag("stop-at-eos");
         bool noCache = args.Flag("no-cache");
+        bool bf16 = args.Flag("bf16");
         var device = args.Device();
         args.EnsureAllUsed();
         if ((promptIds is null) == (promptText is null)) throw new UsageException("give exactly one of --prompt-ids or --prompt");
@@ -38,6 +39,7 @@ public sealed class GenerateCommand : ICommand
         if (prompt.Length == 0) throw new UsageException("the prompt is empty");
 
         using var model = ModelIO.Load(modelDir, device);
+        if (bf16) model.ComputeDtype = TorchSharp.torch.ScalarType.BFloat16;   // float32 weights, bf16 matmuls
         if (prompt.Any(id => id < 0 || id >= model.Config.VocabSize))
             throw new UsageException($"prompt ids must be in [0, {model.Config.VocabSize})");
         using var sampler = new TextSampler(model, seed);

@@ -7,7 +7,8 @@ namespace Rmt.Pipeline;
 
 /// <summary>Validates the request and records it as runs/{runId}/request.json (idempotent: the same
 /// request writes the same text). An invalid request is a result, not an exception, so the run ends
-/// with the validation message as its reason.</summary>
+/// with the validation message as its reason. A run id whose run was cancelled cannot be reused: its
+/// cancel marker would stop every new job at once.</summary>
 public sealed class ValidateRequestActivity(IArtifactStore store, ILogger<ValidateRequestActivity> log)
     : TaskActivity<ValidateRequestInput, ValidateRequestResult>
 {
@@ -27,6 +28,10 @@ public sealed class ValidateRequestActivity(IArtifactStore store, ILogger<Valida
             log.LogWarning("Run {RunId}: invalid request: {Error}", input.RunId, e.Message);
             return new ValidateRequestResult(false, e.Message, uri);
         }
+        var marker = BlobLayout.CancelMarker(input.RunId);
+        if (await store.ExistsAsync(marker))
+            return new ValidateRequestResult(false,
+                $"runId '{input.RunId}' belongs to a cancelled run ({marker} exists); submit with a new runId", uri);
 
         await store.WriteTextAsync(uri, RmtJson.Serialize(input.Request with { RunId = input.RunId }, indented: true));
         log.LogInformation("Run {RunId}: request recorded at {Uri}", input.RunId, uri);

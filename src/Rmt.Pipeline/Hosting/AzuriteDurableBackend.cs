@@ -32,6 +32,11 @@ public sealed record AzuriteDurableBackendOptions(
     /// <summary>How long an orchestration message taken by a host that then died stays invisible before
     /// another host may take it (the default is 5 min); a restarted local host continues after this.</summary>
     public TimeSpan ControlQueueVisibilityTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long an activity message stays invisible once taken (the default is 5 min). The sidecar
+    /// does not renew it, so it bounds an activity's duration (the pipeline's take well under a second),
+    /// and it is how long an activity lost with a stopped host waits before it runs again.</summary>
+    public TimeSpan WorkItemQueueVisibilityTimeout { get; init; } = TimeSpan.FromMinutes(2);
 }
 
 /// <summary>The durable backend of local runs (DESIGN.md section 5): the durable task hub lives in
@@ -93,6 +98,7 @@ public sealed class AzuriteDurableBackend : IAsyncDisposable
             PartitionCount = options.PartitionCount,
             MaxQueuePollingInterval = options.MaxQueuePollingInterval,
             ControlQueueVisibilityTimeout = options.ControlQueueVisibilityTimeout,
+            WorkItemQueueVisibilityTimeout = options.WorkItemQueueVisibilityTimeout,
             LoggerFactory = logs,
             CustomMessageTypeBinder = new ProtobufMapTypeBinder(),
         });
@@ -151,14 +157,15 @@ public sealed class AzuriteDurableBackend : IAsyncDisposable
         return new AzuriteDurableBackend(sidecar, worker, channel, address, service);
     }
 
-    /// <summary>Stops the worker, then the sidecar (which stops the backend's dispatchers). Running
-    /// orchestrations stay in storage and continue when a backend on the same task hub starts again.</summary>
+    /// <summary>Stops the backend first, while the worker still answers, so in-flight work items finish
+    /// and the partition leases are released (a host started next takes over at once); then the worker
+    /// and the sidecar. Running orchestrations stay in storage and continue when a backend on the same
+    /// task hub starts again.</summary>
     public async ValueTask DisposeAsync()
     {
+        await OrchestrationService.StopAsync(isForced: false);
         await _worker.StopAsync(CancellationToken.None);
         _worker.Dispose();
-        // Releases the partition leases now, so a host started next takes over without waiting for them to expire.
-        await OrchestrationService.StopAsync(isForced: false);
         await _channel.ShutdownAsync();
         _channel.Dispose();
         await _sidecar.StopAsync(CancellationToken.None);

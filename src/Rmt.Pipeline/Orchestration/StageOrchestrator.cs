@@ -6,7 +6,7 @@ namespace Rmt.Pipeline;
 
 /// <summary>Runs one stage job to its end (durable name <see cref="PipelineNames.StageOrchestrator"/>).
 ///
-/// For attempt 1..MaxAttempts: dispatch the job (idempotent by its message id), then follow it with the
+/// For attempt 1..MaxAttempts: dispatch the job (idempotent: see <see cref="DispatchJobActivity"/>), then follow it with the
 /// monitor pattern: { drain the run's new stage events (the activity appends them to
 /// runs/{runId}/events.jsonl before they leave the transport); fold them; publish progress as custom
 /// status; durable timer }. A completed event ends the stage. A retryable failure or silence for longer
@@ -27,19 +27,23 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
         var log = context.CreateReplaySafeLogger<StageOrchestrator>();
         var activityOptions = ActivityOptions.For(monitor);
         var state = input.Carried ?? new StageRunState(
-            Attempt: 1, Dispatched: false, AttemptStartedAt: context.CurrentUtcDateTime, Fold: StageFold.Start(1),
+            Try: 1, Attempt: job.Attempt, Dispatched: false, AttemptStartedAt: context.CurrentUtcDateTime, Fold: StageFold.Start(job.Attempt),
             Generation: 0, AttemptFailures: []);
 
         for (var polls = 0; ; polls++)
         {
             if (!state.Dispatched)
             {
-                var attemptJob = job with { Attempt = state.Attempt };
-                SetStatus(context, input, state, $"dispatching attempt {state.Attempt}");
-                await context.CallActivityAsync<DispatchResult>(PipelineNames.DispatchJobActivity, attemptJob, activityOptions);
-                state = state with { Dispatched = true, AttemptStartedAt = context.CurrentUtcDateTime };
-                log.LogInformation("Stage {Stage} of run {RunId}: attempt {Attempt}/{MaxAttempts} dispatched",
-                    job.Stage, job.RunId, state.Attempt, monitor.MaxAttempts);
+                SetStatus(context, input, state, $"dispatching attempt {state.Try}");
+                var dispatched = await context.CallActivityAsync<DispatchResult>(PipelineNames.DispatchJobActivity,
+                    new DispatchInput(job with { Attempt = state.Attempt }, $"{context.InstanceId}#{state.Try}"), activityOptions);
+                state = state with
+                {
+                    Attempt = dispatched.Attempt, Dispatched = true, AttemptStartedAt = context.CurrentUtcDateTime,
+                    Fold = StageFold.Start(dispatched.Attempt) with { Progress = state.Fold.Progress, Checkpoint = state.Fold.Checkpoint },
+                };
+                log.LogInformation("Stage {Stage} of run {RunId}: attempt {Try}/{MaxAttempts} dispatched as job {MessageId}",
+                    job.Stage, job.RunId, state.Try, monitor.MaxAttempts, dispatched.MessageId);
             }
 
             var drained = await context.CallActivityAsync<DrainResult>(
@@ -55,32 +59,30 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
                 case StageDecision.Completed:
                     var result = state.Fold.Terminal!.Result;
                     SetStatus(context, input, state, "completed", Outcomes.Completed);
-                    log.LogInformation("Stage {Stage} of run {RunId} completed on attempt {Attempt}", job.Stage, job.RunId, state.Attempt);
-                    return new StageOutcome(job.Stage, job.Kind, Outcomes.Completed, state.Attempt, result, state.Fold.Progress);
+                    log.LogInformation("Stage {Stage} of run {RunId} completed on attempt {Try}", job.Stage, job.RunId, state.Try);
+                    return new StageOutcome(job.Stage, job.Kind, Outcomes.Completed, state.Try, result, state.Fold.Progress);
 
                 case StageDecision.FailedRetryable or StageDecision.FailedFinal or StageDecision.TimedOut:
                     var failure = StageEventFolder.DescribeFailure(state.Fold, decision, monitor.StageTimeout);
                     var failures = state.AttemptFailures.Append(failure).ToList();
                     log.LogWarning("Stage {Stage} of run {RunId}: {Failure}", job.Stage, job.RunId, failure);
-                    if (decision == StageDecision.FailedFinal || state.Attempt >= monitor.MaxAttempts)
+                    if (decision == StageDecision.FailedFinal || state.Try >= monitor.MaxAttempts)
                     {
                         var why = decision == StageDecision.FailedFinal
                             ? "the failure is not retryable"
                             : $"all {monitor.MaxAttempts} attempts were used";
                         var reason = $"stage '{job.Stage}' failed: {why}; {string.Join("; ", failures)}";
                         SetStatus(context, input, state with { AttemptFailures = failures }, reason, Outcomes.Failed);
-                        return new StageOutcome(job.Stage, job.Kind, Outcomes.Failed, state.Attempt, null, state.Fold.Progress, reason);
+                        return new StageOutcome(job.Stage, job.Kind, Outcomes.Failed, state.Try, null, state.Fold.Progress, reason);
                     }
-                    var next = state.Attempt + 1;
-                    state = new StageRunState(next, Dispatched: false, AttemptStartedAt: now, StageFold.Start(next) with
-                    {
-                        // Progress and checkpoint of the previous attempt stay visible until the next reports.
-                        Progress = state.Fold.Progress, Checkpoint = state.Fold.Checkpoint,
-                    }, state.Generation, failures);
+                    // The next try resumes from the stage's newest checkpoint (the job finds it itself). Progress
+                    // and checkpoint of this try stay visible until the next one reports.
+                    state = state with { Try = state.Try + 1, Attempt = state.Attempt + 1, Dispatched = false, AttemptStartedAt = now, AttemptFailures = failures };
                     continue; // dispatch the next attempt right away
 
                 default:
-                    SetStatus(context, input, state, null);
+                    SetStatus(context, input, state,
+                        $"attempt {state.Try}/{monitor.MaxAttempts} (job attempt {state.Attempt}): {state.Fold.Folded} events");
                     break;
             }
 
@@ -99,7 +101,7 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
             {
                 // Keeps history bounded; a cancel event that arrives meanwhile is carried over.
                 context.ContinueAsNew(input with { Carried = state with { Generation = state.Generation + 1 } }, preserveUnprocessedEvents: true);
-                return new StageOutcome(job.Stage, job.Kind, Phases.Running, state.Attempt);
+                return new StageOutcome(job.Stage, job.Kind, Phases.Running, state.Try);
             }
         }
     }
@@ -109,14 +111,14 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
         var job = input.Job;
         await context.CallActivityAsync<bool>(
             PipelineNames.WriteCancelMarkerActivity, new CancelMarkerInput(job.RunId, reason, job.TraceParent), ActivityOptions.For(input.Monitor));
-        var why = $"stage '{job.Stage}' was cancelled during attempt {state.Attempt}: {reason}";
+        var why = $"stage '{job.Stage}' was cancelled during attempt {state.Try}: {reason}";
         SetStatus(context, input, state, why, Outcomes.Cancelled);
-        return new StageOutcome(job.Stage, job.Kind, Outcomes.Cancelled, state.Attempt, null, state.Fold.Progress, why);
+        return new StageOutcome(job.Stage, job.Kind, Outcomes.Cancelled, state.Try, null, state.Fold.Progress, why);
     }
 
     private static void SetStatus(TaskOrchestrationContext context, StageInput input, StageRunState state, string? message, string phase = Phases.Running) =>
         context.SetCustomStatus(new PipelineCustomStatus(
-            input.Job.RunId, phase, input.Job.Stage, input.Job.Kind, state.Attempt, input.Monitor.MaxAttempts,
+            input.Job.RunId, phase, input.Job.Stage, input.Job.Kind, state.Try, input.Monitor.MaxAttempts,
             context.InstanceId, state.Fold.Progress, state.Fold.Checkpoint, message, context.CurrentUtcDateTime));
 }
 

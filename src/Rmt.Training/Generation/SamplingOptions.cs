@@ -2,7 +2,7 @@ namespace Rmt.Training.Generation;
 
 /// <summary>How to sample continuations.</summary>
 public sealed record SamplingOptions(
-    int MaxNewTokens = 64,            // generation stops here if no stop token came first
+    int MaxNewTokens = 64,            // stops here if no stop token came first (capped at the model context)
     double Temperature = 1.0,         // softmax(logits / T); ignored when Greedy
     double TopP = 1.0,                // nucleus sampling mass; 1 keeps every token
     bool Greedy = false,              // argmax instead of sampling

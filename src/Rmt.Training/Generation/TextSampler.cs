@@ -35,17 +35,17 @@ public sealed class TextSampler : IDisposable
         int context = model.Config.MaxPositionEmbeddings;
         if (longest >= context)
             throw new ArgumentException($"prompt of {longest} tokens is longer than the model context ({context}) allows; shorten it", nameof(prompts));
-        int maxNew = Math.Min(options.MaxNewTokens, context - longest);
+        int maxNew = Math.Min(options.MaxNewTokens, context - longest);   // never past the context
 
         int b = prompts.Count;
         int total = longest + maxNew;
         var device = model.Device;
         var stops = new HashSet<int>(options.StopTokens ?? []);
         var tokens = Enumerable.Range(0, b).Select(_ => new List<int>()).ToArray();
-        var logProbs = Enumerable.Range(0, b).Select(_ => new List<float>()).ToArray();
         var finished = new bool[b];
 
         using var guard = no_grad();
+        using var casts = model.ComputeDtype is ScalarType c && c != model.ParameterDtype ? new WeightCastCache() : null; // bf16 weights once per call
         using var outer = NewDisposeScope();
         using var promptIds = LeftPad(prompts, longest, options.PadTokenId, device, out var promptMask); // (B, P)
         using var keyMask = zeros([b, total], int64, device);                                          // (B, P + N)
@@ -56,6 +56,7 @@ public sealed class TextSampler : IDisposable
         if (sequence is not null) using (var head = sequence.narrow(1, 0, longest)) head.copy_(promptIds);
         promptMask.Dispose();
 
+        using var sampledLogProbs = zeros([b, maxNew], float32, device);                            // (B, N)
         var logits = LastLogits(promptIds, positions, keyMask.narrow(1, 0, longest), cache);          // (B, V)
         var nextPosition = positions[.., -1].add(1).DetachFromDisposeScope();                          // (B)
         try
@@ -64,13 +65,12 @@ public sealed class TextSampler : IDisposable
             {
                 using var scope = NewDisposeScope();
                 var (next, nextLogProb) = Sample(logits, options);                                     // (B), (B)
-                var nextCpu = next.cpu().data<long>().ToArray();
-                var logProbCpu = nextLogProb.cpu().data<float>().ToArray();
+                sampledLogProbs[.., step] = nextLogProb;                                               // stays on the device
+                var nextCpu = next.cpu().data<long>().ToArray();                                       // one sync per step
                 for (int i = 0; i < b; i++)
                 {
                     if (finished[i]) continue;
                     tokens[i].Add((int)nextCpu[i]);
-                    logProbs[i].Add(logProbCpu[i]);
                     if (stops.Contains((int)nextCpu[i])) finished[i] = true;
                 }
                 if (finished.All(f => f) || step == maxNew - 1) break;
@@ -99,9 +99,10 @@ public sealed class TextSampler : IDisposable
             nextPosition.Dispose();
         }
 
+        var allLogProbs = sampledLogProbs.cpu().data<float>().ToArray();
         return new GenerationResult(
             [.. tokens.Select(t => t.ToArray())],
-            [.. logProbs.Select(l => l.ToArray())],
+            [.. tokens.Select((t, i) => allLogProbs.AsSpan(i * maxNew, t.Count).ToArray())],
             [.. tokens.Select(t => t.Count)],
             finished);
     }

@@ -48,12 +48,24 @@ public sealed class Attention : nn.Module
         k = Rotary.Apply(k.transpose(1, 2), cos, sin);                     // (B, Hkv, T, hd)
         v = v.transpose(1, 2);                                             // (B, Hkv, T, hd)
         if (cache is not null) (k, v) = cache.Append(layer, k, v);        // (B, Hkv, S, hd)
-        if (c.KvGroups > 1)
+        Tensor y;
+        if (c.KvGroups > 1 && t == 1 && !isCausal)
         {
-            k = k.repeat_interleave(c.KvGroups, 1);                        // (B, H, S, hd)
-            v = v.repeat_interleave(c.KvGroups, 1);                        // (B, H, S, hd)
+            // Decode step: the G query heads of a KV head become G query rows, so the cache is
+            // read in place instead of copied G times (mask (B, 1, 1, S) broadcasts over them).
+            var grouped = q.reshape(b, c.NumKvHeads, c.KvGroups, c.HeadDim); // (B, Hkv, G, hd)
+            y = F.scaled_dot_product_attention(grouped, k, v, mask, 0.0, false) // (B, Hkv, G, hd)
+                .reshape(b, c.NumHeads, 1, c.HeadDim);                       // (B, H, 1, hd)
         }
-        var y = F.scaled_dot_product_attention(q, k, v, mask, 0.0, isCausal); // (B, H, T, hd)
+        else
+        {
+            if (c.KvGroups > 1)
+            {
+                k = k.repeat_interleave(c.KvGroups, 1);                    // (B, H, S, hd)
+                v = v.repeat_interleave(c.KvGroups, 1);                    // (B, H, S, hd)
+            }
+            y = F.scaled_dot_product_attention(q, k, v, mask, 0.0, isCausal); // (B, H, T, hd)
+        }
         y = y.transpose(1, 2).reshape(b, t, c.NumHeads * c.HeadDim);       // (B, T, H*hd)
         return oProj.forward(y).MoveToOuterDisposeScope();                 // (B, T, C)
     }
@@ -186,7 +198,7 @@ public sealed class CausalLM : nn.Module
 
         using var scope = NewDisposeScope();
         var positions = positionIds ?? arange(past, past + t, dtype: int64, device: inputIds.device).unsqueeze(0).expand(b, t); // (B, T)
-        var (cos, sin) = Rotary.Tables(positions, Config.HeadDim, Config.RopeTheta);   // (B, 1, T, hd)
+        var (cos, sin) = Rotary.Tables(positions, Config);     // (B, 1, T, hd)
         var (mask, isCausal) = AttentionMask(attentionMask, b, t, past, inputIds.device); // (B, 1, T, S) or causal flag
         var compute = ComputeDtype ?? ParameterDtype;
 
@@ -208,7 +220,7 @@ public sealed class CausalLM : nn.Module
             return projected.to(float32);
         }
         var table = model.EmbedTokens.Weight;                                           // (V, C)
-        using var w = table.dtype == compute ? table.alias() : table.to(compute);
+        using var w = WeightCastCache.Cast(table, compute);
         using var tied = F.linear(h, w);                                                // (B, T, V)
         return tied.to(float32);
     }

@@ -31,8 +31,8 @@ public sealed class Dense : nn.Module<Tensor, Tensor>
 
     public override Tensor forward(Tensor x)
     {
-        using var w = weight.dtype == x.dtype ? weight.alias() : weight.to(x.dtype);
-        using var b = bias is null ? null : bias.dtype == x.dtype ? bias.alias() : bias.to(x.dtype);
+        using var w = WeightCastCache.Cast(weight, x.dtype);
+        using var b = bias is null ? null : WeightCastCache.Cast(bias, x.dtype);
         return F.linear(x, w, b);   // (..., out)
     }
 }
@@ -113,14 +113,33 @@ public sealed class SwiGluMlp : nn.Module<Tensor, Tensor>
 public static class Rotary
 {
     /// <summary>Returns (cos, sin), each (B, 1, T, hd) float32, for position ids (B, T).</summary>
-    public static (Tensor Cos, Tensor Sin) Tables(Tensor positionIds, int headDim, double theta)
+    public static (Tensor Cos, Tensor Sin) Tables(Tensor positionIds, ModelConfig config)
     {
         using var scope = NewDisposeScope();
-        var exponents = arange(0, headDim, 2, dtype: int64, device: positionIds.device).to(float32) / headDim; // (hd/2)
-        var invFreq = 1.0f / tensor(theta, float32, positionIds.device).pow(exponents);               // (hd/2)
+        var invFreq = InverseFrequencies(config, positionIds.device);                                  // (hd/2)
         var freqs = positionIds.to(float32).unsqueeze(-1) * invFreq;                                   // (B, T, hd/2)
         var angles = cat([freqs, freqs], -1).unsqueeze(1);                                             // (B, 1, T, hd)
         return (angles.cos().MoveToOuterDisposeScope(), angles.sin().MoveToOuterDisposeScope());
+    }
+
+    /// <summary>1 / theta^(2i/d) (hd/2) float32, with Llama 3 scaling when configured.</summary>
+    public static Tensor InverseFrequencies(ModelConfig config, Device device)
+    {
+        using var scope = NewDisposeScope();
+        var exponents = arange(0, config.HeadDim, 2, dtype: int64, device: device).to(float32) / config.HeadDim; // (hd/2)
+        var invFreq = 1.0f / tensor(config.RopeTheta, float32, device).pow(exponents);                          // (hd/2)
+        if (config.RopeScaling is { } r)
+        {
+            double lowFreqWavelen = r.OriginalMaxPositionEmbeddings / r.LowFreqFactor;
+            double highFreqWavelen = r.OriginalMaxPositionEmbeddings / r.HighFreqFactor;
+            var wavelen = 2 * Math.PI / invFreq;                                                  // (hd/2)
+            var scaled = where(wavelen > lowFreqWavelen, invFreq / r.Factor, invFreq);             // (hd/2)
+            var smooth = (r.OriginalMaxPositionEmbeddings / wavelen - r.LowFreqFactor) / (r.HighFreqFactor - r.LowFreqFactor);
+            var smoothed = (1 - smooth) * scaled / r.Factor + smooth * scaled;
+            var medium = (wavelen >= highFreqWavelen).logical_and(wavelen <= lowFreqWavelen);
+            invFreq = where(medium, smoothed, scaled);
+        }
+        return invFreq.MoveToOuterDisposeScope();
     }
 
     /// <summary>x * cos + rotate_half(x) * sin, with rotate_half(x) = cat(-x2, x1).</summary>

@@ -29,7 +29,8 @@ public sealed record ModelConfig(
     bool MlpBias = false,          // llama mlp_bias
     bool QkNorm = false,           // qwen3
     int BosTokenId = 0,
-    int EosTokenId = 0)
+    int EosTokenId = 0,
+    Llama3RopeScaling? RopeScaling = null)  // Llama 3.1+ long-context rope; null = default rope
 {
     public static readonly IReadOnlyList<string> SupportedModelTypes = ["llama", "qwen2", "qwen3"];
 
@@ -88,9 +89,20 @@ public sealed record ModelConfig(
         double theta = root["rope_theta"] is JsonNode t ? t.GetValue<double>()
             : root["rope_parameters"]?["rope_theta"] is JsonNode t2 ? t2.GetValue<double>()
             : throw new ModelFormatException($"{source}: neither 'rope_theta' nor 'rope_parameters.rope_theta' is set");
-        string? ropeType = root["rope_parameters"]?["rope_type"]?.GetValue<string>() ?? root["rope_scaling"]?["rope_type"]?.GetValue<string>();
-        if (ropeType is not null && ropeType != "default")
-            throw new ModelFormatException($"{source}: rope_type '{ropeType}' is not supported; only 'default' rotary embeddings are implemented");
+        // transformers 5 keeps scaling in rope_parameters; older versions in rope_scaling ("type" before 4.45).
+        var scalingNode = root["rope_parameters"] is JsonObject rp && (rp["rope_type"]?.GetValue<string>() ?? "default") != "default" ? rp
+            : root["rope_scaling"] as JsonObject;
+        string ropeType = scalingNode?["rope_type"]?.GetValue<string>() ?? scalingNode?["type"]?.GetValue<string>() ?? "default";
+        Llama3RopeScaling? scaling = ropeType switch
+        {
+            "default" => null,
+            "llama3" => new Llama3RopeScaling(
+                RequiredDouble(scalingNode!, "factor", source),
+                RequiredDouble(scalingNode!, "low_freq_factor", source),
+                RequiredDouble(scalingNode!, "high_freq_factor", source),
+                (int)RequiredDouble(scalingNode!, "original_max_position_embeddings", source)),
+            _ => throw new ModelFormatException($"{source}: rope_type '{ropeType}' is not supported; implemented: default, llama3"),
+        };
 
         bool attentionBias = root["attention_bias"]?.GetValue<bool>() ?? false;
         var config = new ModelConfig(
@@ -111,13 +123,17 @@ public sealed record ModelConfig(
             MlpBias: root["mlp_bias"]?.GetValue<bool>() ?? false,
             QkNorm: modelType == "qwen3",
             BosTokenId: TokenId(root["bos_token_id"]),
-            EosTokenId: TokenId(root["eos_token_id"]));
+            EosTokenId: TokenId(root["eos_token_id"]),
+            RopeScaling: scaling);
         config.Validate();
         return config;
     }
 
     private static int Required(JsonObject root, string field, string source) =>
         root[field]?.GetValue<int>() ?? throw new ModelFormatException($"{source}: field '{field}' is missing; the model cannot be built without it");
+
+    private static double RequiredDouble(JsonObject node, string field, string source) =>
+        node[field]?.GetValue<double>() ?? throw new ModelFormatException($"{source}: rope scaling field '{field}' is missing");
 
     private static int TokenId(JsonNode? node) => node switch
     {
@@ -152,7 +168,8 @@ public sealed record ModelConfig(
             ["max_position_embeddings"] = MaxPositionEmbeddings,
             ["rms_norm_eps"] = RmsNormEps,
             ["rope_theta"] = RopeTheta,
-            ["rope_parameters"] = new JsonObject { ["rope_theta"] = RopeTheta, ["rope_type"] = "default" },
+            ["rope_parameters"] = RopeParameters(),
+            ["rope_scaling"] = RopeScaling is null ? null : RopeParameters(),
             ["tie_word_embeddings"] = TieWordEmbeddings,
             ["attention_bias"] = ModelType == "qwen2" ? true : QkvBias,
             ["mlp_bias"] = MlpBias,
@@ -164,9 +181,26 @@ public sealed record ModelConfig(
         return root.ToJsonString(new JsonSerializerOptions { WriteIndented = true });
     }
 
+    private JsonObject RopeParameters()
+    {
+        var node = new JsonObject { ["rope_theta"] = RopeTheta, ["rope_type"] = RopeScaling is null ? "default" : "llama3" };
+        if (RopeScaling is { } r)
+        {
+            node["factor"] = r.Factor;
+            node["low_freq_factor"] = r.LowFreqFactor;
+            node["high_freq_factor"] = r.HighFreqFactor;
+            node["original_max_position_embeddings"] = r.OriginalMaxPositionEmbeddings;
+        }
+        return node;
+    }
+
     public override string ToString() => string.Create(CultureInfo.InvariantCulture,
         $"{ModelType} d={HiddenSize} L={NumLayers} H={NumHeads}/{NumKvHeads} hd={HeadDim} ff={IntermediateSize} V={VocabSize} ctx={MaxPositionEmbeddings}");
 }
+
+/// <summary>Llama 3.1+ rope scaling (transformers' "llama3" rope type): long wavelengths are slowed
+/// by <c>Factor</c>, short ones kept, the band between interpolated.</summary>
+public sealed record Llama3RopeScaling(double Factor, double LowFreqFactor, double HighFreqFactor, int OriginalMaxPositionEmbeddings);
 
 /// <summary>A model folder or file that cannot be used; the message names the file, the field or
 /// tensor, and what to do.</summary>

@@ -21,6 +21,20 @@ public static class ModelIO
         if (!Directory.Exists(dir)) throw new ModelFormatException($"model folder '{dir}' does not exist");
         var config = ModelConfig.Load(Path.Combine(dir, ConfigFile));
         var model = new CausalLM(config, initialize: false, seed: null);
+        try
+        {
+            return LoadWeights(model, dir, device, dtype);
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    private static CausalLM LoadWeights(CausalLM model, string dir, Device? device, ScalarType dtype)
+    {
+        var config = model.Config;
         var files = WeightFiles(dir);
         var expected = model.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);

@@ -42,6 +42,17 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         this.merges = merges;
         this.nfc = nfc;
         this.originalTokenizerJson = originalTokenizerJson;
+        // RMT needs <think> and </think> as single tokens. Tokenizers without them (Qwen2.5,
+        // Llama 3) get them as added special tokens with the next free ids; the model needs
+        // embedding rows for those ids (Checkpoint.Load checks).
+        var missing = new[] { ThinkStartToken, ThinkEndToken }.Where(t => !vocab.ContainsKey(t)).ToList();
+        if (missing.Count > 0 && vocab.Count > 0)
+        {
+            int next = vocab.Values.Max() + 1;
+            foreach (var token in missing) vocab[token] = next++;
+            specialTokens = [.. specialTokens, .. missing];
+        }
+        AddedThinkTokens = missing;
         int size = vocab.Count == 0 ? 0 : vocab.Values.Max() + 1;
         idToToken = new string[size];
         foreach (var (token, id) in vocab)
@@ -51,7 +62,7 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         }
         mergeRanks = new Dictionary<(string, string), int>();
         for (int i = 0; i < merges.Count; i++) mergeRanks.TryAdd(merges[i], i);
-        specials = specialTokens.Where(vocab.ContainsKey).ToDictionary(t => t, t => vocab[t], StringComparer.Ordinal);
+        specials = specialTokens.Distinct().Where(vocab.ContainsKey).ToDictionary(t => t, t => vocab[t], StringComparer.Ordinal);
         specialIds = [.. specials.Values];
         splitter = new Regex(pattern, RegexOptions.Compiled | RegexOptions.CultureInvariant);
         if (specials.Count > 0)
@@ -62,13 +73,21 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         EndOfText = EndOfTextCandidates.Select(t => specials.TryGetValue(t, out var id) ? id : -1).FirstOrDefault(id => id >= 0, -1);
         if (EndOfText < 0)
             throw new TokenizerFormatException($"{source}: no end-of-text token (one of {string.Join(", ", EndOfTextCandidates)}) among the special tokens; add '{EndOfTextToken}'");
-        ThinkStart = specials.TryGetValue(ThinkStartToken, out var ts) ? ts
-            : throw new TokenizerFormatException($"{source}: no '{ThinkStartToken}' special token; RMT needs <think> and </think> as added tokens");
-        ThinkEnd = specials.TryGetValue(ThinkEndToken, out var te) ? te
-            : throw new TokenizerFormatException($"{source}: no '{ThinkEndToken}' special token; RMT needs <think> and </think> as added tokens");
+        ThinkStart = specials[ThinkStartToken];
+        ThinkEnd = specials[ThinkEndToken];
     }
 
+    /// <summary>Whether this runtime can NFC-normalize (it needs ICU; with InvariantGlobalization
+    /// .NET returns text unchanged). Where it cannot, a tokenizer.json with an NFC normalizer encodes
+    /// text as given, which differs from Hugging Face only for text that is not already NFC
+    /// (decomposed accents); most text is NFC.</summary>
+    public static bool NormalizationAvailable { get; } = "e\u0301".Normalize(NormalizationForm.FormC) == "\u00e9";
+
     public int VocabSize => idToToken.Length;
+
+    /// <summary>Think tokens this tokenizer lacked and were added with fresh ids (empty when the
+    /// files had them). Saving writes them as added tokens.</summary>
+    public IReadOnlyList<string> AddedThinkTokens { get; }
     public int EndOfText { get; }
     public int ThinkStart { get; }
     public int ThinkEnd { get; }
@@ -220,15 +239,26 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
             foreach (byte b in Encoding.UTF8.GetBytes(text)) ids.Add(ByteId(b));
             return;
         }
+        // Split "Isolated": every match is a pre-token, and so is every stretch between matches.
+        int at = 0;
         foreach (Match m in splitter.Matches(text))
         {
-            if (!wordCache.TryGetValue(m.Value, out var wordIds))
-            {
-                wordIds = EncodeWord(m.Value);
-                if (wordCache.Count < 100_000) wordCache[m.Value] = wordIds;
-            }
-            ids.AddRange(wordIds);
+            if (m.Length == 0) continue;
+            if (m.Index > at) AddWord(text[at..m.Index], ids);
+            AddWord(m.Value, ids);
+            at = m.Index + m.Length;
         }
+        if (at < text.Length) AddWord(text[at..], ids);
+    }
+
+    private void AddWord(string word, List<int> ids)
+    {
+        if (!wordCache.TryGetValue(word, out var wordIds))
+        {
+            wordIds = EncodeWord(word);
+            if (wordCache.Count < 100_000) wordCache[word] = wordIds;
+        }
+        ids.AddRange(wordIds);
     }
 
     private int ByteId(byte b) => byteIds[b] >= 0 ? byteIds[b]
@@ -317,7 +347,20 @@ public sealed class ByteLevelBpeTokenizer : ITokenizer
         File.WriteAllText(Path.Combine(dir, "merges.txt"), "#version: 0.2\n" + string.Concat(merges.Select(m => $"{m.Left} {m.Right}\n")));
         if (originalTokenizerJson is not null)
         {
-            File.WriteAllText(Path.Combine(dir, "tokenizer.json"), originalTokenizerJson);
+            var original = JsonNode.Parse(originalTokenizerJson)!.AsObject();
+            if (AddedThinkTokens.Count > 0)
+            {
+                var added = original["added_tokens"] as JsonArray ?? [];
+                original["added_tokens"] = added;
+                foreach (var token in AddedThinkTokens)
+                    added.Add(new JsonObject
+                    {
+                        ["id"] = vocab[token], ["content"] = token, ["single_word"] = false, ["lstrip"] = false,
+                        ["rstrip"] = false, ["normalized"] = false, ["special"] = true,
+                    });
+                File.WriteAllText(Path.Combine(dir, "tokenizer.json"), original.ToJsonString());
+            }
+            else File.WriteAllText(Path.Combine(dir, "tokenizer.json"), originalTokenizerJson);
             return;
         }
         var modelVocab = new JsonObject();

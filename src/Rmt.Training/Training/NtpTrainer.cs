@@ -43,6 +43,9 @@ public sealed class NtpTrainer : IDisposable
         schedule.Validate("schedule");
         if (schedule.BatchSize % schedule.GradAccumulation != 0)
             throw new ArgumentException($"schedule.batchSize ({schedule.BatchSize}) must be a multiple of schedule.gradAccumulation ({schedule.GradAccumulation})");
+        var wanted = schedule.Device.StartsWith("cuda", StringComparison.Ordinal) ? DeviceType.CUDA : DeviceType.CPU;
+        if (model.Device.type != wanted)
+            throw new ArgumentException($"schedule.device is '{schedule.Device}' but the model is on {model.Device}; move it with model.to(Devices.Parse(schedule.Device)) first");
         Options = options ?? new NtpTrainerOptions();
         Model = model;
         Tokenizer = tokenizer;

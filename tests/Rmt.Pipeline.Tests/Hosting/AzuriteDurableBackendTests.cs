@@ -30,7 +30,13 @@ public sealed class AzuriteDurableBackendTests(AzuriteFixture azurite)
 
     private Task<AzuriteDurableBackend> StartBackendAsync(string taskHub, Parts parts) =>
         AzuriteDurableBackend.StartAsync(
-            new AzuriteDurableBackendOptions(azurite.ConnectionString, taskHub) { MaxQueuePollingInterval = TimeSpan.FromMilliseconds(200), ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(5) },
+            new AzuriteDurableBackendOptions(azurite.ConnectionString, taskHub)
+            {
+                // Short, so work that the stopped host held comes back quickly after the restart.
+                MaxQueuePollingInterval = TimeSpan.FromMilliseconds(200),
+                ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(5),
+                WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(5),
+            },
             tasks => tasks.AddRmtPipeline(),
             services =>
             {
@@ -82,5 +88,41 @@ public sealed class AzuriteDurableBackendTests(AzuriteFixture azurite)
         Assert.Empty(trainer.Errors);
         var status = PipelineApiJson.Deserialize<PipelineStatusView>((await new PipelineHandlers(restarted.Client).GetStatusAsync(runId)).Json!);
         Assert.Equal("completed", status.Status);
+        var listed = PipelineApiJson.Deserialize<PipelineList>((await new PipelineHandlers(restarted.Client).ListAsync("completed")).Json!);
+        Assert.Equal([runId], listed.Items.Select(i => i.Id)); // stage sub-orchestrations are not listed as pipelines
+    }
+
+    [Fact]
+    public async Task Cancel_reaches_the_running_stage_through_the_azure_storage_backend()
+    {
+        var parts = NewParts("jobs-cancel");
+        await using var trainer = new FakeTrainer(parts.Queue, parts.Events, parts.Store, async (job, t) =>
+        {
+            if (job.Stage != PipelineStages.MidTrain)
+            {
+                await t.CompleteAsync(job);
+                return;
+            }
+            await t.PublishAsync(FakeTrainer.Event(job, 1, StageEventKind.Progress) with { Progress = FakeTrainer.Progress(2) });
+            await t.WaitForCancelMarkerAsync(job);
+        });
+        await using var backend = await StartBackendAsync("rmtcancel", parts);
+        var handlers = new PipelineHandlers(backend.Client, monitor: _ => Monitor);
+        const string runId = "cancel-on-azurite";
+
+        Assert.Equal(202, (await handlers.SubmitAsync(PipelineTestHost.Request(runId), "http://localhost/api")).StatusCode);
+        var deadline = DateTime.UtcNow.AddSeconds(60);
+        while (PipelineApiJson.Deserialize<PipelineStatusView>((await handlers.GetStatusAsync(runId)).Json!).Progress?.Step != 2)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "mid-training never reported progress");
+            await Task.Delay(100);
+        }
+        Assert.Equal(202, (await handlers.CancelAsync(runId, "stop")).StatusCode);
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        var done = await backend.Client.WaitForInstanceCompletionAsync(runId, getInputsAndOutputs: true, timeout.Token);
+
+        Assert.Equal(Outcomes.Cancelled, done.ReadOutputAs<PipelineOutput>()!.Status);
+        Assert.True(await parts.Store.ExistsAsync(BlobLayout.CancelMarker(runId)));
+        Assert.DoesNotContain(parts.Queue.Sent, j => j.Stage == PipelineStages.PostTrain);
     }
 }

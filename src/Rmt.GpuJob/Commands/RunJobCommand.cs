@@ -1,0 +1,25 @@
+using Rmt.Jobs.Cli;
+using Rmt.Jobs.Executors;
+
+namespace Rmt.GpuJob.Commands;
+
+/// <summary>`run`: one stage job from the job queue or --job-file, through Rmt.Jobs' JobRunner
+/// (claim, events, checkpoints, resume, report). What the container and the local host start.</summary>
+public sealed class RunJobCommand : ICommand
+{
+    public string Name => "run";
+    public string Summary => "take one stage job from the queue (or --job-file) and run it: claim, train, checkpoint, report, stage events";
+    public string Usage => RunCommand.Usage;
+
+    public int Run(CommandArgs args, TextWriter output)
+    {
+        var options = new RunOptions(
+            JobFile: args.Optional("job-file"),
+            WorkDir: args.Optional("work-dir"),
+            WaitSeconds: args.Double("wait", 30),
+            CancelPollSeconds: args.Double("cancel-poll", 15),
+            KeepWorkDir: args.Flag("keep-work-dir"));
+        args.EnsureAllUsed();
+        return RunCommand.ExecuteAsync(options, StageExecutorCatalog.All(), output).GetAwaiter().GetResult();
+    }
+}

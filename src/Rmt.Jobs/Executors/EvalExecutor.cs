@@ -1,0 +1,119 @@
+using System.Globalization;
+using System.Text;
+using Rmt.Contracts;
+using Rmt.Training.Model;
+using Rmt.Training.PostTraining;
+using Rmt.Training.Rmt;
+using Rmt.Training.Tokenizers;
+
+namespace Rmt.Jobs.Executors;
+
+/// <summary>eval: scores the job's base checkpoint on its dataset. A .jsonl dataset is GSM8K-format
+/// math (greedy accuracy, pass@k, format rate; the post-training evaluator with PostTrainConfig's
+/// generation defaults); anything else is text for the paper's next-token protocol: accuracy by
+/// entropy tier without reasoning (NTP argmax) and with reasoning (greedy &lt;think&gt;), and mean
+/// reasoning length. Tiers come from the evaluated checkpoint's own top-16 entropies. Produces no
+/// checkpoint.</summary>
+public sealed class EvalExecutor : IStageExecutor
+{
+    public StageKind Kind => StageKind.Eval;
+
+    /// <summary>Evaluation passes: math is one; next-token is two (without and with reasoning).</summary>
+    public long TotalSteps(StageJob job) => IsMath(job.Dataset) ? 1 : 2;
+
+    public async Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct)
+    {
+        var config = context.Job.Eval ?? throw new ContractException("stage job of kind 'eval' has no 'eval' config; add it");
+        var checkpoint = context.BaseCheckpointDir ?? throw new ContractException("stage job of kind 'eval' needs baseCheckpoint (the checkpoint to evaluate)");
+        var device = Devices.Parse(context.DeviceFor(config.Device));
+        var data = StageData.SingleFile(context.DatasetPath, "eval dataset");
+        return IsMath(data) || IsMath(context.Job.Dataset)
+            ? await MathAsync(context, config, checkpoint, data, device, ct)
+            : await NextTokenAsync(context, config, checkpoint, data, device, ct);
+    }
+
+    private static bool IsMath(string? path) => path is not null && path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
+
+    private static async Task<StageOutcome> MathAsync(StageContext context, EvalConfig config, string checkpoint, string data,
+        TorchSharp.torch.Device device, CancellationToken ct)
+    {
+        CausalLM model;
+        ITokenizer tokenizer;
+        try
+        {
+            (model, tokenizer) = PostTrainStage.LoadBase(checkpoint, device);
+        }
+        catch (PostTrainException e)
+        {
+            throw new ContractException($"eval: {e.Message}", e);
+        }
+        using (model)
+        {
+            var generation = new PostTrainConfig();
+            var problems = Gsm8kLoader.Load(data)
+                .Where(p => MathTokens.EncodePrompt(tokenizer, p).Length + generation.MaxNewTokens <= model.Config.MaxPositionEmbeddings)
+                .Take(config.MaxExamples).ToList();
+            if (problems.Count == 0) throw new ContractException($"eval dataset '{context.Job.Dataset}' has no problem that fits the model context");
+            var evaluator = new MathEvaluator(model, tokenizer, generation.MaxNewTokens, generation.Temperature, generation.PassAtK, generation.EvalSamples);
+            var result = evaluator.Evaluate(problems, config.Seed);
+            var metrics = new Dictionary<string, double>
+            {
+                ["problems"] = result.Problems,
+                ["math_accuracy"] = result.Accuracy,
+                [$"math_pass_at_{result.K}"] = result.PassAtK,
+                ["math_sampled_accuracy"] = result.SampledAccuracy,
+                ["math_format_rate"] = result.FormatRate,
+                ["math_completion_tokens"] = result.MeanCompletionTokens,
+            };
+            await context.ReportAsync(new StepMetrics(1, Accuracy: result.Accuracy, ReasoningLength: result.MeanCompletionTokens), ct);
+            var section = new StringBuilder().AppendLine("## Math evaluation").AppendLine()
+                .AppendLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{result.Problems} problems: greedy accuracy {result.Accuracy:P1}, pass@{result.K} {result.PassAtK:P1}, format {result.FormatRate:P1}, mean completion {result.MeanCompletionTokens:F1} tokens."))
+                .AppendLine();
+            foreach (var e in result.Examples)
+                section.AppendLine(string.Create(CultureInfo.InvariantCulture, $"- {(e.Correct ? "right" : "wrong")} (reference {e.Reference}): `{Flat(e.Question)}` -> `{Flat(e.Completion)}`"));
+            return new StageOutcome(1, metrics, HasCheckpoint: false, [section.ToString()], []);
+        }
+    }
+
+    private static async Task<StageOutcome> NextTokenAsync(StageContext context, EvalConfig config, string checkpoint, string data,
+        TorchSharp.torch.Device device, CancellationToken ct)
+    {
+        using var loaded = Rmt.Training.Checkpoints.Checkpoint.Load(checkpoint, device);
+        var tokens = loaded.Tokenizer.Encode(File.ReadAllText(data));
+        var curriculum = new CurriculumConfig();
+        var entropies = TokenEntropy.Compute(loaded.Model, tokens, curriculum.TopK);
+        var tiers = new EntropyTiers(curriculum);
+        var rollout = new RolloutConfig();
+        var midTrain = new MidTrainConfig();
+        var perTier = Math.Max(1, config.MaxExamples / 3);
+        // The defaults of mid-training (96 context tokens, 96 reasoning tokens), shrunk to fit the model's context:
+        // prompt = context + budget hint and think markers (margin 16), then the reasoning and the answer.
+        var window = loaded.Model.Config.MaxPositionEmbeddings;
+        var maxReasoning = Math.Min(rollout.MaxReasoningTokens, window / 4);
+        var contextTokens = Math.Min(midTrain.ContextTokens, window - maxReasoning - 16);
+        if (contextTokens < 4)
+            throw new ContractException($"eval: the checkpoint's context of {window} tokens is too short for next-token evaluation with reasoning");
+        var rows = new List<(string Method, NextTokenEvaluation Result)>();
+        var metrics = new Dictionary<string, double>();
+        foreach (var (reasoning, step, name) in new[] { (false, 1L, "ntp"), (true, 2L, "reasoning") })
+        {
+            var options = new NextTokenEvalOptions(Reasoning: reasoning, PositionsPerTier: perTier, ContextTokens: contextTokens,
+                MaxReasoningTokens: maxReasoning, AnswerFormat: rollout.AnswerFormat, Seed: config.Seed);
+            var result = NextTokenEvaluator.Evaluate(loaded.Model, loaded.Tokenizer, tokens, entropies, tiers, options);
+            rows.Add((reasoning ? "with reasoning" : "next-token argmax (NTP)", result));
+            metrics[$"{name}_accuracy_easy"] = result.Accuracy.Easy;
+            metrics[$"{name}_accuracy_medium"] = result.Accuracy.Medium;
+            metrics[$"{name}_accuracy_hard"] = result.Accuracy.Hard;
+            metrics[$"{name}_accuracy_average"] = result.Accuracy.Average;
+            if (reasoning) metrics["reasoning_length"] = result.MeanReasoningLength;
+            await context.ReportAsync(new StepMetrics(step, Accuracy: result.Accuracy.Average, ReasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
+        }
+        var section = "## Next-token accuracy by entropy tier\n\n" +
+            string.Create(CultureInfo.InvariantCulture, $"Up to {perTier} positions per tier, {contextTokens} context tokens, at most {maxReasoning} reasoning tokens; tiers by the checkpoint's own top-{curriculum.TopK} entropy.\n\n") +
+            NextTokenEvaluator.MarkdownTable(rows);
+        return new StageOutcome(2, metrics, HasCheckpoint: false, [section], []);
+    }
+
+    private static string Flat(string text) => text.ReplaceLineEndings(" ").Replace("`", "'", StringComparison.Ordinal);
+}

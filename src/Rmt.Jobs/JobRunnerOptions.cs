@@ -1,0 +1,50 @@
+using Rmt.Contracts;
+
+namespace Rmt.Jobs;
+
+/// <summary>How a job process behaves around the stage it runs. Defaults suit the container; tests
+/// shorten the intervals.</summary>
+public sealed record JobRunnerOptions
+{
+    /// <summary>Local scratch root; each attempt works in {WorkRoot}/{runId}/{stage}/attempt-{n}.</summary>
+    public string WorkRoot { get; init; } = Path.Combine(Path.GetTempPath(), "rmt-jobs");
+
+    /// <summary>How long `run` waits for a message before it exits with nothing to do.</summary>
+    public TimeSpan ReceiveWait { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>How often the run's cancel marker blob is checked while the stage runs.</summary>
+    public TimeSpan CancelPollInterval { get; init; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Keep the attempt's work folder after success (it is always kept after a failure).</summary>
+    public bool KeepWorkDir { get; init; }
+
+    /// <summary>Device that overrides the stage config's (RMT_DEVICE); null keeps the config's.</summary>
+    public string? Device { get; init; }
+
+    /// <summary>Names this process in claims, manifests and events.</summary>
+    public string Host { get; init; } = Environment.MachineName;
+
+    public void Validate()
+    {
+        Validation.NotEmpty(WorkRoot, "work root");
+        if (ReceiveWait < TimeSpan.Zero) throw new ContractException("receive wait is negative; use 0 or more seconds");
+        if (CancelPollInterval <= TimeSpan.Zero) throw new ContractException("cancel poll interval must be positive");
+        Validation.NotEmpty(Host, "host");
+        if (Device is not null && Device != "cpu" && Device != "cuda" && !Device.StartsWith("cuda:", StringComparison.Ordinal))
+            throw new ContractException($"{RmtSettings.Device} is '{Device}'; use \"cpu\", \"cuda\" or \"cuda:N\", or unset it to use each job's configured device");
+    }
+}
+
+/// <summary>Blobs the job writes beside the ones in <see cref="BlobLayout"/>.</summary>
+public static class JobBlobs
+{
+    /// <summary>runs/{runId}/{stage}/result.json: the completed stage's result. A later attempt that
+    /// finds it republishes 'completed' instead of training again.</summary>
+    public static string StageResult(string runId, string stage) => $"{BlobLayout.StageArtifacts(runId, stage)}/result.json";
+
+    /// <summary>runs/{runId}/{stage}/plots/{file}</summary>
+    public static string Plot(string runId, string stage, string file) => $"{BlobLayout.StageArtifacts(runId, stage)}/plots/{file}";
+
+    /// <summary>Written into every checkpoint folder: the job (and so the stage config) that produced it.</summary>
+    public const string JobFileName = "stage_job.json";
+}
