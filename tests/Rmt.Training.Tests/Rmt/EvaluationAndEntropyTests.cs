@@ -3,7 +3,8 @@ using Rmt.Training.Rmt;
 
 namespace Rmt.Training.Tests.Rmt;
 
-public sealed class EvaluationAndEntropyTests(TinyReasoner reasoner) : IClassFixture<TinyReasoner>
+[Collection(TinyReasonerCollection.Name)]
+public sealed class EvaluationAndEntropyTests(TinyReasoner reasoner)
 {
     [Fact]
     public void Top_k_entropy_is_NaN_at_0_finite_elsewhere_bounded_by_log_k_and_windowing_agrees_with_one_pass()

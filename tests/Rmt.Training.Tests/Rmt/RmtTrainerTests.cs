@@ -6,7 +6,8 @@ using static TorchSharp.torch;
 
 namespace Rmt.Training.Tests.Rmt;
 
-public sealed class RmtTrainerTests(TinyReasoner reasoner) : IClassFixture<TinyReasoner>
+[Collection(TinyReasonerCollection.Name)]
+public sealed class RmtTrainerTests(TinyReasoner reasoner)
 {
     private static MidTrainConfig Config(MidTrainConfig preset, int steps, double lr = 3e-3, int batch = 4) => preset with
     {
@@ -100,7 +101,8 @@ public sealed class RmtTrainerTests(TinyReasoner reasoner) : IClassFixture<TinyR
     }
 }
 
-public sealed class RmtCheckpointTests(TinyReasoner reasoner) : IClassFixture<TinyReasoner>
+[Collection(TinyReasonerCollection.Name)]
+public sealed class RmtCheckpointTests(TinyReasoner reasoner)
 {
     [Fact]
     public void Checkpoints_carry_the_config_and_resume_where_training_stopped()
@@ -137,7 +139,8 @@ public sealed class RmtCheckpointTests(TinyReasoner reasoner) : IClassFixture<Ti
 
 /// <summary>The whole loop in seconds: proxy entropies with the real model, cached next to the data,
 /// RMT steps with progress, a checkpoint, and the evaluator on held-out text.</summary>
-public sealed class RmtSmokeTests(TinyReasoner reasoner) : IClassFixture<TinyReasoner>
+[Collection(TinyReasonerCollection.Name)]
+public sealed class RmtSmokeTests(TinyReasoner reasoner)
 {
     [Fact]
     public void Whole_loop_entropies_training_checkpoint_and_evaluation()
@@ -175,7 +178,8 @@ public sealed class RmtSmokeTests(TinyReasoner reasoner) : IClassFixture<TinyRea
     }
 }
 
-public sealed class MidTrainRunTests(TinyReasoner reasoner) : IClassFixture<TinyReasoner>
+[Collection(TinyReasonerCollection.Name)]
+public sealed class MidTrainRunTests(TinyReasoner reasoner)
 {
     [Fact]
     public void A_run_from_files_checkpoints_and_a_second_run_resumes_with_cached_entropies()

@@ -10,7 +10,7 @@ namespace Rmt.Training.Tests.Rmt;
 /// <summary>A 2-layer byte-level model taught the reasoning format in a few seconds of NTP:
 /// "the answer is [budget B]&lt;think&gt;(2-6 letters of abc)&lt;/think&gt;(one of w x y z)&lt;eot&gt;".
 /// It answers each letter about equally often, so RL on a fixed target has room to raise reward.
-/// Built once per test class and copied through a temp checkpoint folder.</summary>
+/// Built once for the test collection and copied through a temp checkpoint folder.</summary>
 public sealed class TinyReasoner : IDisposable
 {
     public static readonly ByteLevelBpeTokenizer Tokenizer = ByteLevelBpeTokenizer.CreateBytes();
@@ -79,4 +79,11 @@ public sealed class TinyReasoner : IDisposable
     {
         try { Directory.Delete(dir, recursive: true); } catch (IOException) { }
     }
+}
+
+/// <summary>One <see cref="TinyReasoner"/> (a few seconds of pretraining) shared by every test class that needs it.</summary>
+[CollectionDefinition(Name)]
+public sealed class TinyReasonerCollection : ICollectionFixture<TinyReasoner>
+{
+    public const string Name = "tiny reasoner";
 }
