@@ -52,16 +52,17 @@ public sealed class StageChainTests(AzuriteFixture azurite)
             Dataset: mathBlob, BaseCheckpoint: midTrain.Checkpoint.Uri,
             PostTrain: new PostTrainConfig(schedule, GroupSize: 2, MaxNewTokens: 12, EvalSize: 4, PassAtK: 1, EvalSamples: 1)));
         Assert.Equal(2, postTrain.Checkpoint!.Step);
-        Assert.InRange(postTrain.Metrics!["accuracyAfter"], 0.0, 1.0);
+        Assert.InRange(postTrain.Metrics![StageMetricNames.AccuracyAfter], 0.0, 1.0);
         Assert.Contains("## Math post-training", await harness.Store.ReadTextAsync(BlobLayout.StageReport(runId, "post-train")), StringComparison.Ordinal);
 
         var mathEval = await RunStage(new StageJob(runId, "eval-math", StageKind.Eval, 1, BlobLayout.CheckpointPrefix(runId, "eval-math"),
             Dataset: mathBlob, BaseCheckpoint: postTrain.Checkpoint.Uri, Eval: new EvalConfig(MaxExamples: 3)));
         Assert.Null(mathEval.Checkpoint);
         Assert.Equal(3, mathEval.Metrics!["problems"]);
+        Assert.InRange(mathEval.Metrics[StageMetricNames.Accuracy], 0.0, 1.0);
         var textEval = await RunStage(new StageJob(runId, "eval-text", StageKind.Eval, 1, BlobLayout.CheckpointPrefix(runId, "eval-text"),
             Dataset: TinyJobs.DatasetOf(runId), BaseCheckpoint: midTrain.Checkpoint.Uri, Eval: new EvalConfig(MaxExamples: 6)));
-        Assert.InRange(textEval.Metrics!["reasoning_accuracy_average"], 0.0, 1.0);
-        Assert.InRange(textEval.Metrics["ntp_accuracy_average"], 0.0, 1.0);
+        Assert.InRange(textEval.Metrics![StageMetricNames.Accuracy], 0.0, 1.0);
+        Assert.InRange(textEval.Metrics[StageMetricNames.Of(StageMetricNames.NtpBaseline, StageMetricNames.Accuracy)], 0.0, 1.0);
     }
 }

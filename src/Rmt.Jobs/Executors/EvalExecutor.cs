@@ -59,7 +59,7 @@ public sealed class EvalExecutor : IStageExecutor
             var metrics = new Dictionary<string, double>
             {
                 ["problems"] = result.Problems,
-                ["math_accuracy"] = result.Accuracy,
+                [StageMetricNames.Accuracy] = result.Accuracy,
                 [$"math_pass_at_{result.K}"] = result.PassAtK,
                 ["math_sampled_accuracy"] = result.SampledAccuracy,
                 ["math_format_rate"] = result.FormatRate,
@@ -102,11 +102,13 @@ public sealed class EvalExecutor : IStageExecutor
                 MaxReasoningTokens: maxReasoning, AnswerFormat: rollout.AnswerFormat, Seed: config.Seed);
             var result = NextTokenEvaluator.Evaluate(loaded.Model, loaded.Tokenizer, tokens, entropies, tiers, options);
             rows.Add((reasoning ? "with reasoning" : "next-token argmax (NTP)", result));
-            metrics[$"{name}_accuracy_easy"] = result.Accuracy.Easy;
-            metrics[$"{name}_accuracy_medium"] = result.Accuracy.Medium;
-            metrics[$"{name}_accuracy_hard"] = result.Accuracy.Hard;
-            metrics[$"{name}_accuracy_average"] = result.Accuracy.Average;
-            if (reasoning) metrics["reasoning_length"] = result.MeanReasoningLength;
+            // With reasoning is the run's own model; argmax is the NTP baseline row of the report.
+            string Name(string metric) => reasoning ? metric : StageMetricNames.Of(StageMetricNames.NtpBaseline, metric);
+            metrics[Name(StageMetricNames.AccuracyEasy)] = result.Accuracy.Easy;
+            metrics[Name(StageMetricNames.AccuracyMedium)] = result.Accuracy.Medium;
+            metrics[Name(StageMetricNames.AccuracyHard)] = result.Accuracy.Hard;
+            metrics[Name(StageMetricNames.Accuracy)] = result.Accuracy.Average;
+            if (reasoning) metrics[StageMetricNames.ReasoningLength] = result.MeanReasoningLength;
             await context.ReportAsync(new StepMetrics(step, Accuracy: result.Accuracy.Average, ReasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
         }
         var section = "## Next-token accuracy by entropy tier\n\n" +

@@ -6,19 +6,19 @@ namespace Rmt.Pipeline;
 
 /// <summary>Builds runs/{runId}/report.md from the stages' completed metrics (pure; unit tested).
 ///
-/// Metric names it lays out as the paper's tables (any others are listed per stage):
+/// Metric names it lays out as the paper's tables (Rmt.Contracts.StageMetricNames; any others are listed per stage):
 ///   next-token reasoning (mid-train-eval): accuracy_easy, accuracy_medium, accuracy_hard, accuracy, reasoning_length
 ///   math (post-train, post-train-eval):    accuracy_before (post-train), accuracy (post-train-eval), reasoning_length
 /// A metric named "{model}/{metric}" (e.g. "ntp/accuracy_hard", "rpt/reasoning_length") is a baseline
 /// or ablation evaluated by the same stage and becomes its own row; plain names are this run's model.</summary>
 public static class ReportBuilder
 {
-    public const string AccuracyEasy = "accuracy_easy";
-    public const string AccuracyMedium = "accuracy_medium";
-    public const string AccuracyHard = "accuracy_hard";
-    public const string Accuracy = "accuracy";
-    public const string AccuracyBefore = "accuracy_before";
-    public const string ReasoningLength = "reasoning_length";
+    public const string AccuracyEasy = StageMetricNames.AccuracyEasy;
+    public const string AccuracyMedium = StageMetricNames.AccuracyMedium;
+    public const string AccuracyHard = StageMetricNames.AccuracyHard;
+    public const string Accuracy = StageMetricNames.Accuracy;
+    public const string AccuracyBefore = StageMetricNames.AccuracyBefore;
+    public const string ReasoningLength = StageMetricNames.ReasoningLength;
     public const string ThisRun = "RMT (this run)";
 
     /// <param name="plots">Per stage, the plot blob paths under runs/{runId}/{stage}/.</param>

@@ -35,8 +35,8 @@ public sealed record PostTrainResult(
 {
     public IReadOnlyDictionary<string, double> Metrics => new Dictionary<string, double>
     {
-        ["accuracyBefore"] = Before.Accuracy,
-        ["accuracyAfter"] = After.Accuracy,
+        [StageMetricNames.AccuracyBefore] = Before.Accuracy,
+        [StageMetricNames.AccuracyAfter] = After.Accuracy,
         [$"passAt{After.K}Before"] = Before.PassAtK,
         [$"passAt{After.K}After"] = After.PassAtK,
         ["sampledAccuracyBefore"] = Before.SampledAccuracy,

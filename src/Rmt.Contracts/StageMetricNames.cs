@@ -1,0 +1,24 @@
+namespace Rmt.Contracts;
+
+/// <summary>Names of the metrics a stage reports in its completed event (StageResult.Metrics) that
+/// the pipeline report lays out as the paper's tables. The trainer writes them, the report reads
+/// them: one list, here. A name "{model}/{metric}" (e.g. "ntp/accuracy_hard") is a baseline
+/// evaluated by the same stage and becomes its own row; plain names are the run's own model.</summary>
+public static class StageMetricNames
+{
+    // Next-token reasoning evaluation (fractions 0..1), with reasoning; mean reasoning tokens.
+    public const string AccuracyEasy = "accuracy_easy";
+    public const string AccuracyMedium = "accuracy_medium";
+    public const string AccuracyHard = "accuracy_hard";
+    public const string Accuracy = "accuracy";
+    public const string ReasoningLength = "reasoning_length";
+
+    // Math post-training: held-out greedy accuracy before the stage trained (after = Accuracy of the eval stage).
+    public const string AccuracyBefore = "accuracy_before";
+    public const string AccuracyAfter = "accuracy_after";
+
+    /// <summary>The model name of the argmax baseline row (no reasoning).</summary>
+    public const string NtpBaseline = "ntp";
+
+    public static string Of(string model, string metric) => $"{model}/{metric}";
+}
