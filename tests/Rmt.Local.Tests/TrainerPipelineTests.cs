@@ -3,7 +3,6 @@ using System.Text;
 using Rmt.Cloud.Local;
 using Rmt.Contracts;
 using Rmt.Local.Demo;
-using Rmt.Local.Durable;
 using Rmt.Local.Jobs;
 using Rmt.Pipeline.Http;
 
@@ -35,7 +34,7 @@ public sealed class TrainerPipelineTests : IDisposable
         DataDir = _folder.File("data"),
         JobRunner = Runners.Options(_folder, LocalJobRunnerOptions.ForGpuJob(GpuJob())) with { CancelGrace = TimeSpan.FromSeconds(10) },
         LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
-        Durable = new DurableBackendOptions { MessageVisibilityTimeout = TimeSpan.FromSeconds(10) },
+        Durable = LocalHostOptions.DefaultDurable with { ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(10), WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(10) },
     });
 
     private async Task<PipelineStatusView> StatusAsync(LocalHost host, string runId) =>
