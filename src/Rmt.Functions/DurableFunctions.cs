@@ -25,8 +25,8 @@ public static class DurableFunctions
         Activity<ValidateRequestActivity>(function, PipelineNames.ValidateRequestActivity).RunAsync(Context(function, PipelineNames.ValidateRequestActivity), input);
 
     [Function(PipelineNames.DispatchJobActivity)]
-    public static Task<DispatchResult> DispatchJobAsync([ActivityTrigger] StageJob job, FunctionContext function) =>
-        Activity<DispatchJobActivity>(function, PipelineNames.DispatchJobActivity).RunAsync(Context(function, PipelineNames.DispatchJobActivity), job);
+    public static Task<DispatchResult> DispatchJobAsync([ActivityTrigger] DispatchInput input, FunctionContext function) =>
+        Activity<DispatchJobActivity>(function, PipelineNames.DispatchJobActivity).RunAsync(Context(function, PipelineNames.DispatchJobActivity), input);
 
     [Function(PipelineNames.DrainEventsActivity)]
     public static Task<DrainResult> DrainEventsAsync([ActivityTrigger] DrainInput input, FunctionContext function) =>
