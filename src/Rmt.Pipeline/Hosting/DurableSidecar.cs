@@ -163,14 +163,14 @@ public sealed class DurableSidecar : IAsyncDisposable
     /// while that happens; <see cref="DisposeAsync"/> calls it too.</summary>
     public Task StopOrchestrationServiceAsync() => _serviceStopped.Value;
 
-    /// <summary>Stops the storage service first, while workers may still answer, so in-flight work items
-    /// finish and the partition leases are released (a host started next takes over at once; the sidecar
-    /// itself stops its dispatchers but not the partition manager); then the sidecar. Running
-    /// orchestrations stay in storage and continue when a sidecar on the same task hub starts again.
-    /// Dispose workers connected to <see cref="Channel"/> after this.</summary>
+    /// <summary>Stops the sidecar (its dispatchers), then the storage service, so that it releases its
+    /// partition leases instead of failing to renew them (the sidecar does not stop the partition
+    /// manager) and a host started next takes over at once. A caller whose worker must still answer
+    /// while in-flight work items finish calls <see cref="StopOrchestrationServiceAsync"/> before stopping
+    /// that worker (<see cref="AzuriteDurableBackend"/> does). Running orchestrations stay in storage and
+    /// continue when a sidecar on the same task hub starts again.</summary>
     public async ValueTask DisposeAsync()
     {
-        await StopOrchestrationServiceAsync().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
         await Channel.ShutdownAsync();
         Channel.Dispose();
         using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30));
@@ -180,8 +180,9 @@ public sealed class DurableSidecar : IAsyncDisposable
         }
         catch (OperationCanceledException)
         {
-            // stopping took too long; the process exit ends what is left
+            // stopping took too long; the storage service is stopped below all the same
         }
         _host.Dispose();
+        await StopOrchestrationServiceAsync().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
     }
 }
