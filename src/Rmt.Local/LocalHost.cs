@@ -12,9 +12,9 @@ using Rmt.Cloud;
 using Rmt.Cloud.Local;
 using Rmt.Contracts;
 using Rmt.Local.Api;
-using Rmt.Local.Durable;
 using Rmt.Local.Jobs;
 using Rmt.Pipeline;
+using Rmt.Pipeline.Hosting;
 using Rmt.Pipeline.Http;
 
 namespace Rmt.Local;
@@ -28,12 +28,12 @@ namespace Rmt.Local;
 public sealed class LocalHost : IAsyncDisposable
 {
     private readonly WebApplication _app;
-    private readonly AzuriteDurableBackend _backend;
+    private readonly DurableSidecar _backend;
     private readonly AzuriteServer? _azurite;
     private ILoggerFactory? _hostLoggers;   // Azurite and the durable backend log through it; lives as long as the host
     private bool _stopped;
 
-    private LocalHost(LocalHostOptions options, WebApplication app, AzuriteDurableBackend backend, AzuriteServer? azurite,
+    private LocalHost(LocalHostOptions options, WebApplication app, DurableSidecar backend, AzuriteServer? azurite,
         CloudClients cloud, string storageConnectionString, Uri apiBase)
     {
         Options = options;
@@ -86,7 +86,7 @@ public sealed class LocalHost : IAsyncDisposable
             boot.LogInformation("Azurite: blob {Blob}, queue {Queue}, table {Table} on 127.0.0.1", azurite.BlobPort, azurite.QueuePort, azurite.TablePort);
         }
 
-        AzuriteDurableBackend? backend = null;
+        DurableSidecar? backend = null;
         WebApplication? started = null;
         try
         {
@@ -95,7 +95,7 @@ public sealed class LocalHost : IAsyncDisposable
             LocalTelemetry.AddTracing(builder.Services, options.TraceToConsole);
             builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, options.Port));
 
-            backend = await AzuriteDurableBackend.StartAsync(connectionString, options.Durable, bootLoggers, ct);
+            backend = await DurableSidecar.StartAsync(connectionString, options.Durable, bootLoggers, ct);
             boot.LogInformation("Durable backend (DurableTask.AzureStorage on Azurite, task hub {TaskHub}) at {Address}", backend.TaskHub, backend.Address);
 
             var cloudOptions = CloudOptions.ForConnectionString(connectionString, options.Messaging);

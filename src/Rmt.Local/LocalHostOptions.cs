@@ -1,9 +1,9 @@
 using Microsoft.Extensions.Logging;
 using Rmt.Cloud;
 using Rmt.Contracts;
-using Rmt.Local.Durable;
 using Rmt.Local.Jobs;
 using Rmt.Pipeline;
+using Rmt.Pipeline.Hosting;
 
 namespace Rmt.Local;
 
@@ -32,7 +32,19 @@ public sealed record LocalHostOptions
     /// <summary>Whether this host runs stage jobs (tests may run a host without, to control them).</summary>
     public bool RunJobs { get; init; } = true;
 
-    public DurableBackendOptions Durable { get; init; } = new();
+    /// <summary>The durable backend on Azurite. The worker id stays the same across restarts, so a
+    /// restarted host takes its partition back at once.</summary>
+    public DurableSidecarOptions Durable { get; init; } = DefaultDurable;
+
+    /// <summary>The local host's durable defaults (task hub "rmtlocal", worker "rmt-local", visibility
+    /// timeouts 30 s, so a restarted host goes on within seconds); tests shorten them with <c>with</c>.</summary>
+    public static DurableSidecarOptions DefaultDurable { get; } = new()
+    {
+        TaskHubName = "rmtlocal",
+        WorkerId = "rmt-local",
+        ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(30),
+        WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(30),
+    };
 
     public MessagingOptions Messaging { get; init; } = new() { PollInterval = TimeSpan.FromMilliseconds(250) };
 

@@ -2,7 +2,6 @@ using System.Net;
 using System.Text;
 using Rmt.Contracts;
 using Rmt.Local.Demo;
-using Rmt.Local.Durable;
 using Rmt.Local.Jobs;
 using Rmt.Pipeline.Http;
 
@@ -30,7 +29,7 @@ public sealed class LocalHostTests : IDisposable
             DataDir = _folder.File("data"),
             JobRunner = Runners.Options(_folder, trainer),
             LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
-            Durable = new DurableBackendOptions { MessageVisibilityTimeout = TimeSpan.FromSeconds(10) },
+            Durable = LocalHostOptions.DefaultDurable with { ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(10), WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(10) },
         });
 
     private static PipelineRequest Request(string runId, int maxAttempts = 2) =>

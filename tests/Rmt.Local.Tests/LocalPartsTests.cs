@@ -1,14 +1,11 @@
 using System.Text.Json;
-using DurableTask.Core;
-using DurableTask.Core.History;
 using Rmt.Cloud.Local;
 using Rmt.Contracts;
 using Rmt.Local.Demo;
-using Rmt.Local.Durable;
 
 namespace Rmt.Local.Tests;
 
-/// <summary>The local host's small parts: command line, demo data and request, the sidecar adapter.</summary>
+/// <summary>The local host's small parts: command line, demo data and request.</summary>
 public sealed class LocalPartsTests
 {
     [Fact]
@@ -71,36 +68,6 @@ public sealed class LocalPartsTests
         Assert.Null(parsed.BaseCheckpoint); // pretrains the tiny model from scratch
         Assert.Equal(DemoData.MathTest, parsed.Datasets.PostTrainEval);
         Assert.All(new[] { parsed.Pretrain!.Schedule, parsed.MidTrain!.Schedule, parsed.PostTrain!.Schedule }, s => Assert.Equal("cpu", s.Device));
-    }
-
-    private sealed class TracedCreatedEvent(int id) : SubOrchestrationInstanceCreatedEvent(id)
-    {
-        public string? Trace { get; set; }
-    }
-
-    [Fact]
-    public void The_sidecar_adapter_stores_sub_orchestration_events_as_the_plain_core_type_with_plain_tags()
-    {
-        var state = new OrchestrationRuntimeState();
-        var started = new ExecutionStartedEvent(-1, "{}") { OrchestrationInstance = new OrchestrationInstance { InstanceId = "r", ExecutionId = "e" }, Name = "p" };
-        state.AddEvent(new OrchestratorStartedEvent(-1));
-        state.AddEvent(started);
-        var created = new TracedCreatedEvent(3)
-        {
-            Name = "RmtStage_v1", InstanceId = "r:pretrain:1", Input = "{\"a\":1}", Trace = "00-x",
-            Tags = new SortedDictionary<string, string> { ["k"] = "v" },
-        };
-        state.AddEvent(created);
-
-        SidecarHistoryAdapter.Normalize(state);
-
-        var stored = state.NewEvents.OfType<SubOrchestrationInstanceCreatedEvent>().Single();
-        Assert.Equal(typeof(SubOrchestrationInstanceCreatedEvent), stored.GetType());
-        Assert.Equal((3, "RmtStage_v1", "r:pretrain:1", "{\"a\":1}"), (stored.EventId, stored.Name, stored.InstanceId, stored.Input));
-        Assert.IsType<Dictionary<string, string>>(stored.Tags);
-        Assert.Equal("v", stored.Tags!["k"]);
-        Assert.Same(stored, state.Events.OfType<SubOrchestrationInstanceCreatedEvent>().Single());
-        Assert.Same(started, state.NewEvents.OfType<ExecutionStartedEvent>().Single()); // others untouched
     }
 
     [Fact]

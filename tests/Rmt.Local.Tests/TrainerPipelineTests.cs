@@ -3,7 +3,6 @@ using System.Text;
 using Rmt.Cloud.Local;
 using Rmt.Contracts;
 using Rmt.Local.Demo;
-using Rmt.Local.Durable;
 using Rmt.Local.Jobs;
 using Rmt.Pipeline.Http;
 
@@ -35,7 +34,7 @@ public sealed class TrainerPipelineTests : IDisposable
         DataDir = _folder.File("data"),
         JobRunner = Runners.Options(_folder, LocalJobRunnerOptions.ForGpuJob(GpuJob())) with { CancelGrace = TimeSpan.FromSeconds(10) },
         LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
-        Durable = new DurableBackendOptions { MessageVisibilityTimeout = TimeSpan.FromSeconds(10) },
+        Durable = LocalHostOptions.DefaultDurable with { ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(10), WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(10) },
     });
 
     private async Task<PipelineStatusView> StatusAsync(LocalHost host, string runId) =>
@@ -93,11 +92,8 @@ public sealed class TrainerPipelineTests : IDisposable
         Assert.True(Wait.ProcessIsGone(second.ProcessId));
     }
 
-    // Runs every stage for real (about 3 minutes here). It reaches post-train-eval, where the math
-    // answer checker throws on a completion holding a non-ASCII digit: AnswerExtractor's \d matches
-    // Unicode digits that BigInteger.Parse(InvariantCulture) refuses (Rmt.Training/Math). Unskip once
-    // the checker matches [0-9] only.
-    [Fact(Skip = "blocked by Rmt.Training/Math AnswerExtractor: \\d matches non-ASCII digits that MathNumber cannot parse (FormatException in post-train-eval)")]
+    // Runs every stage for real (about 3 minutes here).
+    [Fact]
     public async Task A_full_tiny_pipeline_completes_with_one_trace_and_a_report_that_shows_both_training_stages()
     {
         const string runId = "full";

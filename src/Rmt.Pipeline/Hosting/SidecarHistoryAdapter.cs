@@ -3,23 +3,34 @@ using DurableTask.Core.History;
 
 namespace Rmt.Pipeline.Hosting;
 
-/// <summary>Puts the gRPC sidecar in front of DurableTask.AzureStorage. The sidecar records a started
-/// sub-orchestration as its own subclass of <see cref="SubOrchestrationInstanceCreatedEvent"/>, which the
-/// Azure Storage history table cannot round-trip (the row is written without its EventType, and the
-/// parent orchestration can no longer be loaded: "The TableEntity did not contain a 'EventType'
-/// property"). This adapter swaps such events for the plain DurableTask.Core event before the backend
-/// commits them; everything else is passed through unchanged.</summary>
+/// <summary>Puts the gRPC sidecar (Microsoft.DurableTask.InProcessTestHost, made for its in-memory
+/// store) in front of DurableTask.AzureStorage, which stores history events by type. The sidecar records
+/// a started sub-orchestration as its own subclass of <see cref="SubOrchestrationInstanceCreatedEvent"/>
+/// (adding a trace context), which the Azure Storage history table cannot round-trip: the row is written
+/// without its EventType, and the parent orchestration can no longer be loaded ("The TableEntity did not
+/// contain a 'EventType' property"). This adapter swaps such events for the plain DurableTask.Core event
+/// (tags copied into a plain Dictionary) before the backend commits them; only the sidecar's extra trace
+/// context is lost (the pipeline carries its trace in its own inputs). Everything else is passed through
+/// unchanged. Tags in queue messages (a protobuf MapField, whatever path wrote them) are the
+/// <see cref="ProtobufMapTypeBinder"/>'s job.</summary>
 internal sealed class SidecarHistoryAdapter(IOrchestrationService inner) : IOrchestrationService
 {
     public Task CompleteTaskOrchestrationWorkItemAsync(
         TaskOrchestrationWorkItem workItem, OrchestrationRuntimeState newOrchestrationRuntimeState, IList<TaskMessage> outboundMessages,
         IList<TaskMessage> orchestratorMessages, IList<TaskMessage> timerMessages, TaskMessage continuedAsNewMessage, OrchestrationState orchestrationState)
     {
-        var newEvents = newOrchestrationRuntimeState.NewEvents;
-        var all = newOrchestrationRuntimeState.Events;
-        for (var i = 0; i < newEvents.Count; i++)
+        Normalize(newOrchestrationRuntimeState);
+        return inner.CompleteTaskOrchestrationWorkItemAsync(
+            workItem, newOrchestrationRuntimeState, outboundMessages, orchestratorMessages, timerMessages, continuedAsNewMessage, orchestrationState);
+    }
+
+    /// <summary>Replaces sidecar subclasses of history events, in both the new and the full events.</summary>
+    internal static void Normalize(OrchestrationRuntimeState? state)
+    {
+        if (state is null) return;
+        for (var i = 0; i < state.NewEvents.Count; i++)
         {
-            if (newEvents[i] is not SubOrchestrationInstanceCreatedEvent created || created.GetType() == typeof(SubOrchestrationInstanceCreatedEvent))
+            if (state.NewEvents[i] is not SubOrchestrationInstanceCreatedEvent created || created.GetType() == typeof(SubOrchestrationInstanceCreatedEvent))
                 continue;
             var plain = new SubOrchestrationInstanceCreatedEvent(created.EventId)
             {
@@ -27,15 +38,19 @@ internal sealed class SidecarHistoryAdapter(IOrchestrationService inner) : IOrch
                 Version = created.Version,
                 InstanceId = created.InstanceId,
                 Input = created.Input,
-                Timestamp = created.Timestamp,
                 ClientSpanId = created.ClientSpanId,
+                Tags = created.Tags is null ? null : new Dictionary<string, string>(created.Tags),
+                Timestamp = created.Timestamp,
+                IsPlayed = created.IsPlayed,
             };
-            var index = all.IndexOf(created);
-            newEvents[i] = plain;
-            if (index >= 0) all[index] = plain;
+            state.NewEvents[i] = plain;
+            for (var j = state.Events.Count - 1; j >= 0; j--)
+            {
+                if (!ReferenceEquals(state.Events[j], created)) continue;
+                state.Events[j] = plain;
+                break;
+            }
         }
-        return inner.CompleteTaskOrchestrationWorkItemAsync(
-            workItem, newOrchestrationRuntimeState, outboundMessages, orchestratorMessages, timerMessages, continuedAsNewMessage, orchestrationState);
     }
 
     public Task StartAsync() => inner.StartAsync();

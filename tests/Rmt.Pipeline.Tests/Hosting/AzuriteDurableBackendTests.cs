@@ -30,8 +30,10 @@ public sealed class AzuriteDurableBackendTests(AzuriteFixture azurite)
 
     private Task<AzuriteDurableBackend> StartBackendAsync(string taskHub, Parts parts) =>
         AzuriteDurableBackend.StartAsync(
-            new AzuriteDurableBackendOptions(azurite.ConnectionString, taskHub)
+            azurite.ConnectionString,
+            new DurableSidecarOptions
             {
+                TaskHubName = taskHub,
                 // Short, so work that the stopped host held comes back quickly after the restart.
                 MaxQueuePollingInterval = TimeSpan.FromMilliseconds(200),
                 ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(5),
