@@ -1,8 +1,10 @@
 using Rmt.Cloud.Local;
 
-namespace Rmt.Cloud.Tests;
+namespace Rmt.Testing;
 
-/// <summary>One real Azurite per test collection, started on free ports and stopped afterwards.</summary>
+/// <summary>One real Azurite per test assembly, started on free ports and stopped afterwards; tests keep
+/// apart by unique container, queue and run names. Compiled into every test project that needs storage
+/// (linked from tests/Shared), so there is one copy.</summary>
 public sealed class AzuriteFixture : IAsyncLifetime
 {
     private AzuriteServer? _server;
