@@ -86,16 +86,16 @@ public sealed record DurableSidecarOptions
 public sealed class DurableSidecar : IAsyncDisposable
 {
     private readonly IHost _host;
-    private readonly Lazy<Task> _serviceStopped;
+    private readonly SidecarHistoryAdapter _guardedService;
 
-    private DurableSidecar(IHost host, string address, string taskHub, AzureStorageOrchestrationService service)
+    private DurableSidecar(IHost host, string address, string taskHub, AzureStorageOrchestrationService service, SidecarHistoryAdapter guardedService)
     {
         _host = host;
         Address = address;
         TaskHub = taskHub;
         OrchestrationService = service;
+        _guardedService = guardedService;
         Channel = GrpcChannel.ForAddress(address);
-        _serviceStopped = new Lazy<Task>(() => service.StopAsync(isForced: false));
     }
 
     /// <summary>http://127.0.0.1:{port} of the sidecar (HTTP/2, no TLS: loopback only).</summary>
@@ -134,6 +134,7 @@ public sealed class DurableSidecar : IAsyncDisposable
         if (options.WorkerId is not null) settings.WorkerId = options.WorkerId;
         var service = new AzureStorageOrchestrationService(settings);
         await service.CreateIfNotExistsAsync().WaitAsync(ct);
+        var guardedService = new SidecarHistoryAdapter(service, logs.CreateLogger<DurableSidecar>());
 
         var host = new HostBuilder()
             .ConfigureLogging(l => l.Services.AddSingleton(logs))
@@ -142,7 +143,7 @@ public sealed class DurableSidecar : IAsyncDisposable
                 .ConfigureServices(s =>
                 {
                     s.AddGrpc();
-                    s.AddSingleton<IOrchestrationService>(new SidecarHistoryAdapter(service));
+                    s.AddSingleton<IOrchestrationService>(guardedService);
                     s.AddSingleton<IOrchestrationServiceClient>(service);
                     s.AddSingleton<TaskHubGrpcServer>();
                 })
@@ -155,13 +156,14 @@ public sealed class DurableSidecar : IAsyncDisposable
         await host.StartAsync(ct);
         var address = host.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()
             .Replace("[::1]", "127.0.0.1", StringComparison.Ordinal);
-        return new DurableSidecar(host, address, options.TaskHubName, service);
+        return new DurableSidecar(host, address, options.TaskHubName, service, guardedService);
     }
 
-    /// <summary>Stops the storage service (once; later calls wait for the same stop): in-flight work items
-    /// finish and the partition leases are released. Call it before stopping a worker that must answer
-    /// while that happens; <see cref="DisposeAsync"/> calls it too.</summary>
-    public Task StopOrchestrationServiceAsync() => _serviceStopped.Value;
+    /// <summary>Stops the storage service (once; later calls, the sidecar's own included, wait for the same
+    /// stop; a service the sidecar never started is left alone): in-flight work items finish and the
+    /// partition leases are released. Call it before stopping a worker that must answer while that happens;
+    /// <see cref="DisposeAsync"/> calls it too. Never throws: a failed stop is logged.</summary>
+    public Task StopOrchestrationServiceAsync() => _guardedService.StopAsync(isForced: false);
 
     /// <summary>Stops the sidecar (its dispatchers), then the storage service, so that it releases its
     /// partition leases instead of failing to renew them (the sidecar does not stop the partition
@@ -183,6 +185,6 @@ public sealed class DurableSidecar : IAsyncDisposable
             // stopping took too long; the storage service is stopped below all the same
         }
         _host.Dispose();
-        await StopOrchestrationServiceAsync().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+        await StopOrchestrationServiceAsync().WaitAsync(TimeSpan.FromSeconds(30)).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); // only a timeout
     }
 }

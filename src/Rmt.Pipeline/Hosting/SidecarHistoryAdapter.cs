@@ -1,5 +1,6 @@
 using DurableTask.Core;
 using DurableTask.Core.History;
+using Microsoft.Extensions.Logging;
 
 namespace Rmt.Pipeline.Hosting;
 
@@ -12,9 +13,19 @@ namespace Rmt.Pipeline.Hosting;
 /// (tags copied into a plain Dictionary) before the backend commits them; only the sidecar's extra trace
 /// context is lost (the pipeline carries its trace in its own inputs). Everything else is passed through
 /// unchanged. Tags in queue messages (a protobuf MapField, whatever path wrote them) are the
-/// <see cref="ProtobufMapTypeBinder"/>'s job.</summary>
-internal sealed class SidecarHistoryAdapter(IOrchestrationService inner) : IOrchestrationService
+/// <see cref="ProtobufMapTypeBinder"/>'s job.
+///
+/// It also guards the service's lifetime. The sidecar starts the service in the background and stops it
+/// from a fire-and-forget callback, and the host stops it again on dispose; DurableTask.AzureStorage
+/// throws a NullReferenceException when stopped before its start has finished (or without one), which in
+/// the sidecar's callback crashed the process. Here the service starts at most once, stops at most once,
+/// a stop waits for a start in flight, a stop without a start is a no-op, and a start after a stop is
+/// refused silently; a failed stop is logged, never thrown into the sidecar's callback.</summary>
+internal sealed class SidecarHistoryAdapter(IOrchestrationService inner, ILogger logger) : IOrchestrationService
 {
+    private readonly Lock _gate = new();
+    private Task? _started;
+    private Task? _stopped;
     public Task CompleteTaskOrchestrationWorkItemAsync(
         TaskOrchestrationWorkItem workItem, OrchestrationRuntimeState newOrchestrationRuntimeState, IList<TaskMessage> outboundMessages,
         IList<TaskMessage> orchestratorMessages, IList<TaskMessage> timerMessages, TaskMessage continuedAsNewMessage, OrchestrationState orchestrationState)
@@ -53,9 +64,48 @@ internal sealed class SidecarHistoryAdapter(IOrchestrationService inner) : IOrch
         }
     }
 
-    public Task StartAsync() => inner.StartAsync();
-    public Task StopAsync() => inner.StopAsync();
-    public Task StopAsync(bool isForced) => inner.StopAsync(isForced);
+    public Task StartAsync()
+    {
+        lock (_gate)
+        {
+            if (_stopped is not null) return Task.CompletedTask;
+            return _started ??= inner.StartAsync();
+        }
+    }
+
+    public Task StopAsync() => StopAsync(isForced: false);
+
+    /// <summary>Stops the service once; every caller gets the same task, which never faults.</summary>
+    public Task StopAsync(bool isForced)
+    {
+        lock (_gate)
+        {
+            return _stopped ??= StopOnceAsync(_started, isForced);
+        }
+    }
+
+    private async Task StopOnceAsync(Task? started, bool isForced)
+    {
+        if (started is null) return; // never started: nothing holds leases or polls queues
+        try
+        {
+            await started;
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "The durable storage service had failed to start; nothing to stop");
+            return;
+        }
+        try
+        {
+            await inner.StopAsync(isForced);
+        }
+        catch (Exception e)
+        {
+            logger.LogWarning(e, "Stopping the durable storage service failed; its partition leases expire on their own");
+        }
+    }
+
     public Task CreateAsync() => inner.CreateAsync();
     public Task CreateAsync(bool recreateInstanceStore) => inner.CreateAsync(recreateInstanceStore);
     public Task CreateIfNotExistsAsync() => inner.CreateIfNotExistsAsync();

@@ -127,4 +127,21 @@ public sealed class AzuriteDurableBackendTests(AzuriteFixture azurite)
         Assert.True(await parts.Store.ExistsAsync(BlobLayout.CancelMarker(runId)));
         Assert.DoesNotContain(parts.Queue.Sent, j => j.Stage == PipelineStages.PostTrain);
     }
+
+    [Fact]
+    public async Task A_sidecar_stopped_while_its_storage_service_is_still_starting_stops_cleanly()
+    {
+        // The sidecar starts the storage service in the background when its host has started, and stops it
+        // from a fire-and-forget callback: a stop that came before the start had finished threw inside
+        // DurableTask.AzureStorage (AppLeaseManager.StopAsync) and crashed the whole process.
+        for (var i = 0; i < 5; i++)
+        {
+            var sidecar = await DurableSidecar.StartAsync(azurite.ConnectionString, new DurableSidecarOptions { TaskHubName = $"rmtquick{i}" });
+            await sidecar.DisposeAsync();
+        }
+        var again = await DurableSidecar.StartAsync(azurite.ConnectionString, new DurableSidecarOptions { TaskHubName = "rmtquick0" });
+        await again.StopOrchestrationServiceAsync();
+        await again.StopOrchestrationServiceAsync(); // a second stop waits for the first
+        await again.DisposeAsync();
+    }
 }
