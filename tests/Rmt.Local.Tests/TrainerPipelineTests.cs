@@ -124,11 +124,28 @@ public sealed class TrainerPipelineTests : IDisposable
         Assert.NotNull(report);
         Assert.Contains("mid-train", report, StringComparison.Ordinal);
         Assert.Contains("post-train", report, StringComparison.Ordinal);
+        // The paper tables are filled from the metrics the real stages wrote (Contracts.StageMetricNames).
+        var nextToken = TableRows(report, "## Next-token reasoning accuracy");
+        Assert.NotEmpty(nextToken);
+        Assert.All(nextToken, row => Assert.DoesNotContain("-", row.Skip(1)));
+        var math = TableRows(report, "## Math accuracy");
+        Assert.NotEmpty(math);
+        Assert.All(math, row => Assert.DoesNotContain("-", row.Skip(1).Take(2)));
         Assert.NotEmpty(await host.Cloud.Artifacts.ListCheckpointsAsync(runId, "post-train"));
 
         // One trace from the HTTP request into every stage's events (the trainer's).
         var events = await EventsAsync(host, runId);
         Assert.Equal(5, events.Count(e => e.Kind == StageEventKind.Completed));
         Assert.All(events, e => Assert.Equal("5a1e0b9c2d3f4e5a6b7c8d9e0f1a2b3c", e.TraceParent?.Split('-')[1]));
+    }
+
+    /// <summary>The data rows (cells without the row name's pipes) of the markdown table under a heading.</summary>
+    private static List<string[]> TableRows(string markdown, string heading)
+    {
+        var lines = markdown.Split('\n').Select(l => l.Trim()).ToList();
+        int at = lines.FindIndex(l => l.StartsWith(heading, StringComparison.Ordinal));
+        Assert.True(at >= 0, $"the report has no section '{heading}'");
+        return [.. lines.Skip(at + 1).SkipWhile(l => !l.StartsWith('|')).TakeWhile(l => l.StartsWith('|')).Skip(2)
+            .Select(l => l.Trim('|').Split('|').Select(c => c.Trim()).ToArray())];
     }
 }
