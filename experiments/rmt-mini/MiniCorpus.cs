@@ -13,9 +13,10 @@ namespace RmtMini;
 /// </list>
 /// Worked traces (pretraining only) teach the reasoning format on both kinds, in the exact format of
 /// <see cref="ReasoningFormat"/>: context up to a position, an optional budget hint, &lt;think&gt;,
-/// a trace, &lt;/think&gt;, the next character. Arithmetic traces come concise ("4+8=12 c1 3+5+1=9
-/// =92", ~20 characters) or verbose (~80 characters); with a hint the trace length follows the hint,
-/// without one 75% are verbose, as large models are verbose unless told otherwise.</summary>
+/// a trace, &lt;/think&gt;, the next character. Arithmetic traces come concise ("4+8=12 3+5+1=9 =92
+/// have 9 left 2", ~30 characters) or verbose (~100 characters); text traces restate the end of the
+/// context (concise ~9 characters, verbose ~95). With a hint the trace length follows the hint, without one
+/// 75% are verbose, as large models are verbose unless told otherwise.</summary>
 public sealed class MiniCorpus(string shakespeare, int seed)
 {
     private static readonly string[] Templates =
@@ -46,42 +47,59 @@ public sealed class MiniCorpus(string shakespeare, int seed)
         return shakespeare.Substring(start, Math.Min(length, shakespeare.Length - start));
     }
 
-    public static string ConciseTrace(int a, int b)
+    /// <summary>The concise arithmetic trace: column sums, the total, the digits of it already written
+    /// at the end of the context ("-" for none) and those left, e.g. "4+8=12 3+5+1=9 =92 have 9 left 2"
+    /// (~30 characters). The answer is the first digit after "left", so the hard part (adding, and
+    /// finding where the context stopped) is reasoning.</summary>
+    public static string ConciseTrace(int a, int b, int written)
     {
         int ones = a % 10 + b % 10, carry = ones / 10, tens = a / 10 + b / 10 + carry;
-        return string.Create(CultureInfo.InvariantCulture, $"{a % 10}+{b % 10}={ones} c{carry} {a / 10}+{b / 10}+{carry}={tens} ={a + b}");
+        string sum = (a + b).ToString(CultureInfo.InvariantCulture);
+        return string.Create(CultureInfo.InvariantCulture, $"{a % 10}+{b % 10}={ones} {a / 10}+{b / 10}+{carry}={tens} ={sum} have {Have(sum, written)} left {sum[written..]}");
     }
 
-    public static string VerboseTrace(int a, int b)
+    /// <summary>The same steps in words (~100 characters), as a verbose model would write them.</summary>
+    public static string VerboseTrace(int a, int b, int written)
     {
         int ones = a % 10 + b % 10, carry = ones / 10, tens = a / 10 + b / 10 + carry;
+        string sum = (a + b).ToString(CultureInfo.InvariantCulture);
         return string.Create(CultureInfo.InvariantCulture,
-            $"we add {a} and {b}. ones: {a % 10} plus {b % 10} makes {ones}, write {ones % 10} carry {carry}. tens: {a / 10} plus {b / 10} plus {carry} makes {tens}. so the sum is {a + b}.");
+            $"we add {a} and {b}. ones {a % 10} plus {b % 10} is {ones}, carry {carry}. tens {a / 10} plus {b / 10} plus {carry} is {tens}. sum {sum}, have {Have(sum, written)}, left {sum[written..]}");
     }
 
-    private const string ConciseText = "text";
-    private const string VerboseText = "this is a line of a play, so i read the words before and guess the letter that comes next.";
+    private static string Have(string sum, int written) => written == 0 ? "-" : sum[..written];
 
-    /// <summary>A worked example at an arithmetic sum digit or at a Shakespeare position.</summary>
+    /// <summary>Text traces restate the end of the context, so that the characters the next one depends
+    /// on most sit right before the answer: concise "'not st'" (the last 7 characters, ~9 tokens),
+    /// verbose a sentence ending with the last 24 (~95 tokens).</summary>
+    public static string ConciseTextTrace(string context) => $"'{context[^Math.Min(7, context.Length)..]}'";
+
+    public static string VerboseTextTrace(string context) =>
+        $"a line of a play; i read the words before and guess what comes next. it ends '{context[^Math.Min(24, context.Length)..]}'";
+
+    /// <summary>A worked example at an arithmetic sum digit or at a Shakespeare position. Arithmetic
+    /// contexts are built like the plain text (earlier sentences of the same document before the one
+    /// being summed), so that evaluation contexts look like training ones.</summary>
     public string Trace(ReasoningFormat format, bool arithmetic, int contextChars)
     {
         string context, answer, concise, verbose;
         if (arithmetic)
         {
+            var lead = new System.Text.StringBuilder();
+            for (int i = 0, n = rng.Next(0, 3); i < n; i++) lead.Append(Arithmetic().Text).Append(' ');
             var (text, sumStart, a, b) = Arithmetic();
-            int digit = sumStart + rng.Next((a + b).ToString(CultureInfo.InvariantCulture).Length);
-            context = text[..digit];
-            answer = text[digit].ToString();
-            (concise, verbose) = (ConciseTrace(a, b), VerboseTrace(a, b));
+            int written = rng.Next((a + b).ToString(CultureInfo.InvariantCulture).Length);
+            context = Last(lead + text[..(sumStart + written)], contextChars);
+            answer = text[sumStart + written].ToString();
+            (concise, verbose) = (ConciseTrace(a, b, written), VerboseTrace(a, b, written));
         }
         else
         {
             var passage = Passage(contextChars + 1, 0, shakespeare.Length / 2);
-            context = passage[..^1];
+            context = Last(passage[..^1], contextChars);
             answer = passage[^1].ToString();
-            (concise, verbose) = (ConciseText, VerboseText);
+            (concise, verbose) = (ConciseTextTrace(context), VerboseTextTrace(context));
         }
-        if (context.Length > contextChars) context = context[^contextChars..];
         double u = rng.NextDouble();
         if (u < 0.5)
         {
@@ -94,6 +112,8 @@ public sealed class MiniCorpus(string shakespeare, int seed)
         int budget = Math.Max(1, hinted.Length + rng.Next(-4, 5));
         return format.Example(context, budget, hinted, answer);
     }
+
+    private static string Last(string text, int chars) => text.Length > chars ? text[^chars..] : text;
 
     /// <summary>Plain mixed text as tokens: arithmetic documents (2-4 sentences) and Shakespeare
     /// passages, each followed by end-of-text; also the token positions of every sum digit.</summary>

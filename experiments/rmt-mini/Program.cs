@@ -27,6 +27,7 @@ var total = Stopwatch.StartNew();
 void Log(string message) => Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"[{total.Elapsed:hh\\:mm\\:ss}] {message}"));
 Log($"config {config.Name}: {config.ToJson().Replace('\n', ' ')}");
 
+const string PretrainSecondsFile = "pretrain-seconds.txt"; // wall time of the base model's pretraining, for the report
 var tokenizer = ByteLevelBpeTokenizer.CreateBytes();
 var format = new ReasoningFormat(tokenizer);
 string shakespeare = File.ReadAllText(args.Length > 3 ? args[3] : FindShakespeare());
@@ -35,13 +36,18 @@ int trainTextEnd = (int)(shakespeare.Length * 0.9);
 // 1. Pretraining corpus: plain text plus worked traces, as shuffled documents.
 var corpus = new MiniCorpus(shakespeare, config.Seed);
 var baseDir = Path.Combine(work, "base");
+bool pretrainedNow = false;
 if (!File.Exists(Path.Combine(baseDir, Checkpoint.TrainerStateFile)))
 {
     var docs = new List<int[]>();
     var (plain, _) = corpus.Plain(tokenizer, config.PretrainPlainTokens, config.ArithmeticShare, 0, trainTextEnd);
     for (int i = 0; i < plain.Length; i += 2048) docs.Add(plain[i..Math.Min(plain.Length, i + 2048)]);
     for (int i = 0; i < config.PretrainTraces; i++)
-        docs.Add(tokenizer.Encode(corpus.Trace(format, arithmetic: i % 5 != 0, config.ContextTokens)));
+    {
+        var trace = corpus.Trace(format, arithmetic: i % 3 != 0, config.ContextTokens);
+        if (i < 6) Log($"example trace: {trace.ReplaceLineEndings(" ")}");
+        docs.Add(tokenizer.Encode(trace));
+    }
     var shuffle = new Random(config.Seed);
     var pretrainTokens = docs.OrderBy(_ => shuffle.Next()).SelectMany(d => d).ToArray();
     Log($"pretraining corpus: {pretrainTokens.Length:N0} tokens ({plain.Length:N0} plain, {config.PretrainTraces:N0} traces)");
@@ -60,9 +66,12 @@ if (!File.Exists(Path.Combine(baseDir, Checkpoint.TrainerStateFile)))
             Log($"pretrain step {step.Step}/{config.PretrainSteps} loss {step.Loss:F3} val {ntp.Evaluate(validationWindows, 4, 16):F3} tok/s {step.TokensPerSecond:F0}");
     }
     ntp.SaveCheckpoint(baseDir, RmtJson.Serialize(new PretrainConfig(schedule, config.PretrainSequence, config.ModelPreset)));
+    pretrainedNow = true;
+    File.WriteAllText(Path.Combine(baseDir, PretrainSecondsFile), total.Elapsed.TotalSeconds.ToString("F0", CultureInfo.InvariantCulture));
     Log($"base model saved to {baseDir} ({fresh.ParameterCount:N0} parameters)");
 }
-else Log($"base model found in {baseDir}");
+else Log($"base model found in {baseDir}; pretraining it took {PretrainSeconds()} s");
+
 
 // 2. Mid-training and held-out text (fresh sums; held-out Shakespeare is the last 10% of the play text).
 var midCorpus = new MiniCorpus(shakespeare, config.Seed + 100);
@@ -116,6 +125,11 @@ using (var baseModel = ModelIO.Load(baseDir))
 {
     rows.Add(Evaluate("NTP (base, argmax)", baseModel, EvalOptions(false, null), null, 0));
     rows.Add(Evaluate("NTR (base reasons, untrained)", baseModel, EvalOptions(true, null), null, 0));
+    // The untrained base given the final budget hint that RMT sees at evaluation: separates what the
+    // hint alone does (the base learned to follow hints in pretraining) from what RMT's training adds.
+    var rmtBudget = MethodConfig(MidTrainPresets.RmtName).Budget;
+    int hint = new BudgetSchedule(rmtBudget, config.RlSteps).Value(config.RlSteps);
+    rows.Add(Evaluate($"NTR with the budget hint B_T = {hint} (untrained)", baseModel, EvalOptions(true, hint), null, 0));
 }
 
 var methods = config.Methods ?? [.. MidTrainPresets.Names];
@@ -144,6 +158,12 @@ MethodResult Evaluate(string label, CausalLM model, NextTokenEvalOptions options
     Log(string.Create(CultureInfo.InvariantCulture,
         $"eval {label}: easy {100 * result.Accuracy.Easy:F2} medium {100 * result.Accuracy.Medium:F2} hard {100 * result.Accuracy.Hard:F2} avg {100 * result.Accuracy.Average:F2} len {result.MeanReasoningLength:F1} formed {result.WellFormed:F2} | sum digits {100 * sums.Accuracy.Hard:F2}"));
     return new MethodResult(label, result, sums.Accuracy.Hard, history, seconds);
+}
+
+string? PretrainSeconds()
+{
+    var path = Path.Combine(baseDir, PretrainSecondsFile);
+    return File.Exists(path) ? File.ReadAllText(path).Trim() : null;
 }
 
 static string Label(string preset) => preset switch
@@ -179,7 +199,10 @@ void WriteReport(List<MethodResult> results)
     var sb = new StringBuilder();
     sb.AppendLine("# RMT miniature reproduction");
     sb.AppendLine();
-    sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Config `{config.Name}` (experiments/rmt-mini/configs/{config.Name}.json), total wall time {total.Elapsed:hh\\:mm\\:ss}, {config.Threads} torch thread(s). Produced by `experiments/rmt-mini/run.sh`; every number below comes from that run."));
+    string timing = pretrainedNow
+        ? string.Create(CultureInfo.InvariantCulture, $"total wall time {total.Elapsed:hh\\:mm\\:ss} (base pretraining included: {PretrainSeconds()} s)")
+        : string.Create(CultureInfo.InvariantCulture, $"wall time {total.Elapsed:hh\\:mm\\:ss} after the base model, which an earlier run of this config pretrained in {PretrainSeconds() ?? "an unrecorded number of"} s (reused from its work folder)");
+    sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Config `{config.Name}` (experiments/rmt-mini/configs/{config.Name}.json), {timing}, {config.Threads} torch thread(s). Produced by `experiments/rmt-mini/run.sh`; every number below comes from that run."));
     sb.AppendLine();
     sb.AppendLine("Next-token accuracy (%) on held-out text by nested entropy tier (RPT split: easy = H >= 0.5, medium >= 1.0, hard >= 1.5 nats under the base model's top-16 distribution), and mean reasoning length in tokens (bytes). \"Sum digits\" is the accuracy on the digits of the arithmetic sums alone, where reasoning is needed.");
     sb.AppendLine();
@@ -202,6 +225,8 @@ void WriteReport(List<MethodResult> results)
     Claim("RMT hard-tier accuracy above RPT", rmt is null || rpt is null ? null : rmt.Result.Accuracy.Hard > rpt.Result.Accuracy.Hard);
     Claim("RMT average accuracy above NTP", rmt is null || ntpBase is null ? null : rmt.Result.Accuracy.Average > ntpBase.Result.Accuracy.Average);
     Claim("RMT hard-tier accuracy above NTP", rmt is null || ntpBase is null ? null : rmt.Result.Accuracy.Hard > ntpBase.Result.Accuracy.Hard);
+    var hinted = results.FirstOrDefault(x => x.Label.StartsWith("NTR with the budget hint", StringComparison.Ordinal));
+    Claim("RMT average accuracy above the untrained base given the same budget hint (what training adds)", rmt is null || hinted is null ? null : rmt.Result.Accuracy.Average > hinted.Result.Accuracy.Average);
     Claim("RMT mean reasoning length at most 30% of RPT's", rmt is null || rpt is null ? null : rmt.Result.MeanReasoningLength <= 0.3 * rpt.Result.MeanReasoningLength);
     var ablations = new[] { "RMT w/o budget", "RMT w/o curriculum", "RMT w/o NTP" }.Where(r.ContainsKey).ToList();
     if (rmt is not null && ablations.Count == 3)
