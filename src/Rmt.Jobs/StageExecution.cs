@@ -100,6 +100,11 @@ public sealed class StageContext
     /// <summary>Local copy of the verified base checkpoint; null when the stage starts from scratch.</summary>
     public string? BaseCheckpointDir { get; }
 
+    /// <summary><see cref="BaseCheckpointDir"/> for the stages that start from one (every kind but
+    /// pretrain; <see cref="StageJob.Validate"/> already refuses such a job without baseCheckpoint).</summary>
+    public string RequiredBaseCheckpointDir => BaseCheckpointDir
+        ?? throw new ContractException($"stage job of kind '{Job.Kind.ToName()}' needs baseCheckpoint; only pretrain starts from scratch");
+
     /// <summary>The newest valid checkpoint of this run and stage; null on a fresh start.</summary>
     public ResumePoint? Resume { get; }
 

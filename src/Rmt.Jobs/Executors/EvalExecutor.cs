@@ -24,7 +24,7 @@ public sealed class EvalExecutor : IStageExecutor
     public async Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct)
     {
         var config = context.Job.Eval ?? throw new ContractException("stage job of kind 'eval' has no 'eval' config; add it");
-        var checkpoint = context.BaseCheckpointDir ?? throw new ContractException("stage job of kind 'eval' needs baseCheckpoint (the checkpoint to evaluate)");
+        var checkpoint = context.RequiredBaseCheckpointDir;
         var device = Devices.Parse(context.DeviceFor(config.Device));
         var data = StageData.SingleFile(context.DatasetPath, "eval dataset");
         return IsMath(data) || IsMath(context.Job.Dataset)

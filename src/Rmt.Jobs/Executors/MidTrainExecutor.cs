@@ -25,7 +25,7 @@ public sealed class MidTrainExecutor : IStageExecutor
     {
         var config = Config(context.Job);
         config = config with { Schedule = config.Schedule with { Device = context.DeviceFor(config.Schedule.Device) } };
-        var baseDir = context.BaseCheckpointDir ?? throw new ContractException("stage job of kind 'mid-train' needs baseCheckpoint");
+        var baseDir = context.RequiredBaseCheckpointDir;
         if (config.Curriculum.ProxyCheckpoint is { } proxy && !Directory.Exists(proxy))
             throw new ContractException(
                 $"midTrain.curriculum.proxyCheckpoint '{proxy}' is not a local folder; a job computes entropies with its base checkpoint, so leave it null");

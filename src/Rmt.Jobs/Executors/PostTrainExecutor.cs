@@ -20,7 +20,7 @@ public sealed class PostTrainExecutor : IStageExecutor
     {
         var config = Config(context.Job);
         config = config with { Schedule = config.Schedule with { Device = context.DeviceFor(config.Schedule.Device) } };
-        var baseDir = context.BaseCheckpointDir ?? throw new ContractException("stage job of kind 'post-train' needs baseCheckpoint");
+        var baseDir = context.RequiredBaseCheckpointDir;
         var outputDir = Path.Combine(context.WorkDir, "post-train");
         if (Directory.Exists(outputDir)) Directory.Delete(outputDir, recursive: true);
         Directory.CreateDirectory(outputDir);

@@ -165,9 +165,9 @@ public sealed class DurableSidecar : IAsyncDisposable
     /// <see cref="DisposeAsync"/> calls it too. Never throws: a failed stop is logged.</summary>
     public Task StopOrchestrationServiceAsync() => _guardedService.StopAsync(isForced: false);
 
-    /// <summary>Stops the sidecar (its dispatchers), then the storage service, so that it releases its
-    /// partition leases instead of failing to renew them (the sidecar does not stop the partition
-    /// manager) and a host started next takes over at once. A caller whose worker must still answer
+    /// <summary>Stops the sidecar (its dispatchers; its own stop callback stops the storage service
+    /// through the same once-only guard), then waits for the storage service's stop, so that it releases
+    /// its partition leases and a host started next takes over at once. A caller whose worker must still answer
     /// while in-flight work items finish calls <see cref="StopOrchestrationServiceAsync"/> before stopping
     /// that worker (<see cref="AzuriteDurableBackend"/> does). Running orchestrations stay in storage and
     /// continue when a sidecar on the same task hub starts again.</summary>
