@@ -53,18 +53,23 @@ public sealed class MiniCorpus(string shakespeare, int seed)
     /// finding where the context stopped) is reasoning.</summary>
     public static string ConciseTrace(int a, int b, int written)
     {
-        int ones = a % 10 + b % 10, carry = ones / 10, tens = a / 10 + b / 10 + carry;
-        string sum = (a + b).ToString(CultureInfo.InvariantCulture);
+        var (ones, carry, tens, sum) = Columns(a, b);
         return string.Create(CultureInfo.InvariantCulture, $"{a % 10}+{b % 10}={ones} {a / 10}+{b / 10}+{carry}={tens} ={sum} have {Have(sum, written)} left {sum[written..]}");
     }
 
     /// <summary>The same steps in words (~100 characters), as a verbose model would write them.</summary>
     public static string VerboseTrace(int a, int b, int written)
     {
-        int ones = a % 10 + b % 10, carry = ones / 10, tens = a / 10 + b / 10 + carry;
-        string sum = (a + b).ToString(CultureInfo.InvariantCulture);
+        var (ones, carry, tens, sum) = Columns(a, b);
         return string.Create(CultureInfo.InvariantCulture,
             $"we add {a} and {b}. ones {a % 10} plus {b % 10} is {ones}, carry {carry}. tens {a / 10} plus {b / 10} plus {carry} is {tens}. sum {sum}, have {Have(sum, written)}, left {sum[written..]}");
+    }
+
+    /// <summary>Column-by-column addition of two two-digit numbers, and the total as text.</summary>
+    private static (int Ones, int Carry, int Tens, string Sum) Columns(int a, int b)
+    {
+        int ones = a % 10 + b % 10, carry = ones / 10;
+        return (ones, carry, a / 10 + b / 10 + carry, (a + b).ToString(CultureInfo.InvariantCulture));
     }
 
     private static string Have(string sum, int written) => written == 0 ? "-" : sum[..written];

@@ -118,6 +118,8 @@ MidTrainConfig MethodConfig(string preset)
         Grpo = c.Grpo with { KlWeight = config.KlWeight },
     };
 }
+// B_T, the budget hint a method trained with a budget sees at evaluation; null without a budget.
+int? FinalBudget(MidTrainConfig c) => c.Budget.Enabled ? new BudgetSchedule(c.Budget, config.RlSteps).Value(config.RlSteps) : null;
 NextTokenEvalOptions EvalOptions(bool reasoning, int? budget) => new(reasoning, budget, config.EvalPositionsPerTier, config.ContextTokens, config.MaxReasoningTokens, Seed: config.Seed);
 
 var rows = new List<MethodResult>();
@@ -127,8 +129,7 @@ using (var baseModel = ModelIO.Load(baseDir))
     rows.Add(Evaluate("NTR (base reasons, untrained)", baseModel, EvalOptions(true, null), null, 0));
     // The untrained base given the final budget hint that RMT sees at evaluation: separates what the
     // hint alone does (the base learned to follow hints in pretraining) from what RMT's training adds.
-    var rmtBudget = MethodConfig(MidTrainPresets.RmtName).Budget;
-    int hint = new BudgetSchedule(rmtBudget, config.RlSteps).Value(config.RlSteps);
+    int hint = FinalBudget(MethodConfig(MidTrainPresets.RmtName))!.Value;
     rows.Add(Evaluate($"NTR with the budget hint B_T = {hint} (untrained)", baseModel, EvalOptions(true, hint), null, 0));
 }
 
@@ -143,7 +144,7 @@ foreach (var preset in methods)
     Log($"{preset}: training {config.RlSteps} steps");
     trainer.Train(p => Log($"{preset}: {p}"), t => t.SaveCheckpoint(Path.Combine(work, "runs", preset, $"step-{t.Step}")));
     double seconds = watch.Elapsed.TotalSeconds;
-    int? finalBudget = methodConfig.Budget.Enabled ? new BudgetSchedule(methodConfig.Budget, config.RlSteps).Value(config.RlSteps) : null;
+    int? finalBudget = FinalBudget(methodConfig);
     rows.Add(Evaluate(Label(preset), policy, EvalOptions(methodConfig.Reinforcement, finalBudget), trainer.History, seconds));
 }
 
