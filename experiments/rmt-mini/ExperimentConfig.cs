@@ -30,7 +30,7 @@ public sealed record ExperimentConfig(
     int BudgetMinimum = 16,                // B_min: the concise trace is ~20 tokens
     double BudgetGamma = 0.2,              // paper
     bool LengthOnlyIfCorrect = false,      // RewardConfig.LengthOnlyIfCorrect for every method with a budget
-    double KlWeight = 0.0,                 // GrpoConfig.KlWeight for every RL method
+    double KlWeight = 0.0,                 // GrpoConfig.KlWeight for every RL method but RPT (its paper ran without KL)
     int EvalPositionsPerTier = 150,
     int ProgressEvery = 10,
     string[]? Methods = null)              // default: every preset

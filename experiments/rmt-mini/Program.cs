@@ -115,7 +115,7 @@ MidTrainConfig MethodConfig(string preset)
         Budget = c.Budget with { Initial = config.BudgetInitial, Minimum = config.BudgetMinimum, Gamma = config.BudgetGamma },
         Rollout = c.Rollout with { MaxReasoningTokens = config.MaxReasoningTokens },
         Reward = c.Reward with { LengthOnlyIfCorrect = config.LengthOnlyIfCorrect },
-        Grpo = c.Grpo with { KlWeight = config.KlWeight },
+        Grpo = c.Grpo with { KlWeight = MidTrainPresets.UsesKl(preset) ? config.KlWeight : 0.0 },
     };
 }
 // B_T, the budget hint a method trained with a budget sees at evaluation; null without a budget.

@@ -145,9 +145,14 @@ public static class MidTrainPresets
     /// <summary>Full RMT: budget, curriculum, dual loss.</summary>
     public static MidTrainConfig Rmt(TrainingSchedule? schedule = null) => new(schedule);
 
-    /// <summary>RPT: RL only - no budget, no curriculum, no NTP loss.</summary>
+    /// <summary>RPT: RL only - no budget, no curriculum, no NTP loss, no KL (as arXiv 2506.08007 ran it).</summary>
     public static MidTrainConfig Rpt(TrainingSchedule? schedule = null) => new(schedule,
-        NtpWeight: 0.0, Budget: new BudgetConfig(Enabled: false), Curriculum: new CurriculumConfig(Enabled: false));
+        NtpWeight: 0.0, Budget: new BudgetConfig(Enabled: false), Curriculum: new CurriculumConfig(Enabled: false),
+        Grpo: new GrpoConfig(KlWeight: 0.0));
+
+    /// <summary>Whether a preset takes a KL term when an experiment turns one on for RL methods:
+    /// every RL preset but RPT, which its paper ran without one.</summary>
+    public static bool UsesKl(string name) => name is not (RptName or NtpContinuedName);
 
     public static MidTrainConfig NoBudget(TrainingSchedule? schedule = null) => new(schedule, Budget: new BudgetConfig(Enabled: false));
 

@@ -8,14 +8,17 @@ namespace Rmt.Training.Rl;
 // batch divided by the number of masked tokens, so long responses weigh by their length (DAPO
 // style) instead of each response counting once.
 
-/// <summary>Sum over masked tokens / number of masked tokens (at least 1, so an empty mask gives 0).</summary>
+/// <summary>Sum over masked tokens / number of masked tokens (at least 1, so an empty mask gives 0).
+/// <paramref name="tokenCount"/> replaces the count when the rows given are a subset of the batch
+/// (rows with zero advantage left out to save compute): the loss stays the batch's token mean.</summary>
 public static class TokenMean
 {
-    public static Tensor Of(Tensor perToken, Tensor mask)
+    public static Tensor Of(Tensor perToken, Tensor mask, double? tokenCount = null)
     {
         using var scope = NewDisposeScope();
-        var count = mask.sum().clamp_min(1.0);                                      // ()
-        return ((perToken * mask).sum() / count).MoveToOuterDisposeScope();          // ()
+        var sum = (perToken * mask).sum();                                           // ()
+        var mean = tokenCount is double n ? sum / Math.Max(n, 1.0) : sum / mask.sum().clamp_min(1.0); // ()
+        return mean.MoveToOuterDisposeScope();
     }
 }
 
@@ -31,7 +34,9 @@ public sealed class GrpoPolicyLoss(bool clip, double clipRange)
     /// <param name="oldLogProbs">(N, T) log pi_old(token) of the policy that sampled (no gradients).</param>
     /// <param name="advantages">(N) one advantage per response.</param>
     /// <param name="mask">(N, T) 1 on scored response tokens.</param>
-    public Tensor Compute(Tensor logProbs, Tensor oldLogProbs, Tensor advantages, Tensor mask)
+    /// <param name="batchTokens">Response tokens of the whole rollout batch when only some of its
+    /// rows are given (see <see cref="TokenMean"/>); null = the mask's own count.</param>
+    public Tensor Compute(Tensor logProbs, Tensor oldLogProbs, Tensor advantages, Tensor mask, double? batchTokens = null)
     {
         using var scope = NewDisposeScope();
         var ratio = (logProbs - oldLogProbs.detach()).exp();                          // (N, T)
@@ -42,7 +47,7 @@ public sealed class GrpoPolicyLoss(bool clip, double clipRange)
             var clipped = ratio.clamp(1.0 - ClipRange, 1.0 + ClipRange) * a;           // (N, T)
             surrogate = minimum(surrogate, clipped);                                   // (N, T)
         }
-        return TokenMean.Of(-surrogate, mask).MoveToOuterDisposeScope();               // ()
+        return TokenMean.Of(-surrogate, mask, batchTokens).MoveToOuterDisposeScope();  // ()
     }
 }
 

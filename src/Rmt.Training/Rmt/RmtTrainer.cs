@@ -6,6 +6,7 @@ using Rmt.Training.Generation;
 using Rmt.Training.Model;
 using Rmt.Training.Rl;
 using Rmt.Training.Tokenizers;
+using Rmt.Training.Training;
 using static TorchSharp.torch;
 
 namespace Rmt.Training.Rmt;
@@ -22,7 +23,8 @@ namespace Rmt.Training.Rmt;
 // Departures from the paper, all for tiny CPU models: the budget hint is plain text " [budget B]";
 // one optimizer step per rollout batch by default (ratio = 1, so clipping only acts with
 // updatesPerBatch > 1); rollouts with zero advantage are not re-scored (their policy gradient is 0)
-// unless the KL term needs them. Baselines: NtpWeight = 0 (RPT, w/o NTP), Budget.Enabled = false,
+// unless the KL term needs them, and the policy loss is always divided by the response tokens of the
+// whole batch, so the RL step size does not depend on klWeight (RPT, as its paper ran it, has no KL). Baselines: NtpWeight = 0 (RPT, w/o NTP), Budget.Enabled = false,
 // Curriculum.Enabled = false, Reinforcement = false (NTP continued, BatchSize x G windows per step).
 
 /// <summary>What one step did (averages over its rollouts).</summary>
@@ -141,18 +143,26 @@ public sealed class RmtTrainer : IDisposable
     {
         var watch = Stopwatch.StartNew();
         int t = Step;
-        var rng = new Random(HashCode.Combine(Config.Schedule.Seed, t)); // positions at step t depend on t only: resumable
-        var stats = Config.Reinforcement ? ReinforcementStep(t, rng, watch) : NtpOnlyStep(t, rng, watch);
+        var stats = Config.Reinforcement ? ReinforcementStep(t, watch) : NtpOnlyStep(t, watch);
         history.Add(stats);
         TokensSeen += (long)(stats.TokensPerSecond * stats.Seconds);
         Step++;
         return stats;
     }
 
-    private MidTrainStepStats ReinforcementStep(int t, Random rng, Stopwatch watch)
+    /// <summary>The positions step <paramref name="step"/> trains on: key positions (RL) or NTP window
+    /// centres (NTP-only, BatchSize x G of them). A function of (seed, step) only, in every process,
+    /// so a resumed or rerun job draws exactly what the first one drew.</summary>
+    public int[] PositionsAt(int step)
+    {
+        int count = Config.Reinforcement ? Config.Schedule.BatchSize : Config.Schedule.BatchSize * Config.GroupSize;
+        return keySampler.Draw(step, count, new Random(StableSeed.Mix(Config.Schedule.Seed, step)));
+    }
+
+    private MidTrainStepStats ReinforcementStep(int t, Stopwatch watch)
     {
         int? b = budget.At(t);
-        var positions = keySampler.Draw(t, Config.Schedule.BatchSize, rng);
+        var positions = PositionsAt(t);
         var keys = positions.Select(p => rollouts.At(corpus, p, b)).ToArray();
         var options = rollouts.Options(Config.Rollout.MaxReasoningTokens, Config.Rollout.Temperature, Config.Rollout.TopP, greedy: false);
         var batch = rollouts.Generate(sampler, keys, Config.GroupSize, options);
@@ -161,6 +171,7 @@ public sealed class RmtTrainer : IDisposable
         var accuracy = batch.Select(r => reward.Accuracy.Score(r.Parsed, r.Key.Context)).ToArray();
         var advantages = GroupAdvantages.Compute(rewards, Config.GroupSize, Config.Grpo.AdvantageEpsilon);
         long tokens = batch.Sum(r => (long)r.Response.Length);
+        double batchTokens = batch.Sum(r => (double)Math.Min(r.Parsed.ScoredLength, r.Response.Length)); // the policy loss's denominator
 
         LossTerms terms = new(0, 0, 0, 0);
         for (int u = 0; u < Config.Grpo.UpdatesPerBatch; u++)
@@ -173,7 +184,7 @@ public sealed class RmtTrainer : IDisposable
             {
                 var (ids, mask, oldLogProbs, adv) = PolicyBatch(batch, advantages, scored);      // (N, L), (N, L-1), (N, L-1), (N)
                 var logProbs = SequenceScorer.TokenLogProbs(policy, ids, null, Config.Rollout.Temperature); // (N, L-1)
-                rl = policyLoss.Compute(logProbs, oldLogProbs, adv, mask);                     // ()
+                rl = policyLoss.Compute(logProbs, oldLogProbs, adv, mask, batchTokens);        // ()
                 if (kl is not null)
                 {
                     Tensor refLogProbs;
@@ -206,10 +217,10 @@ public sealed class RmtTrainer : IDisposable
             keySampler.EffectiveMix(t), PolicyOptimizer.LearningRateAt(Config.Schedule, t));
     }
 
-    private MidTrainStepStats NtpOnlyStep(int t, Random rng, Stopwatch watch)
+    private MidTrainStepStats NtpOnlyStep(int t, Stopwatch watch)
     {
         // Same compute as RMT in sequences: BatchSize x G windows around positions drawn like RMT's key positions.
-        var positions = keySampler.Draw(t, Config.Schedule.BatchSize * Config.GroupSize, rng);
+        var positions = PositionsAt(t);
         LossTerms terms;
         long tokens;
         using (var scope = NewDisposeScope())

@@ -51,7 +51,7 @@ public sealed class TokenWindows : ITokenBatchSource
 
     public TokenBatch Batch(long index, int batchSize, Device device)
     {
-        var random = new Random(MixSeed(Seed, index));
+        var random = new Random(StableSeed.Mix(Seed, index));
         int t = SequenceLength;
         var inputs = new long[batchSize * t];
         var targets = new long[batchSize * t];
@@ -71,17 +71,5 @@ public sealed class TokenWindows : ITokenBatchSource
             cpuTargets.to(device).DetachFromDisposeScope(),  // (B, T)
             null);
     }
-
-    /// <summary>SplitMix64 of (seed, index): a stable 32-bit seed per batch on every platform.</summary>
-    internal static int MixSeed(long seed, long index)
-    {
-        unchecked
-        {
-            ulong z = (ulong)seed * 0x9E3779B97F4A7C15UL + (ulong)index + 0x632BE59BD9B4E019UL;
-            z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9UL;
-            z = (z ^ (z >> 27)) * 0x94D049BB133111EBUL;
-            z ^= z >> 31;
-            return (int)(z & 0x7FFFFFFF);
-        }
-    }
 }
+
