@@ -100,18 +100,31 @@ public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? c
         hooks.Evaluated?.Invoke(evaluations[0]);
         Log($"base: accuracy {before.Accuracy:P1}, pass@{before.K} {before.PassAtK:P1}, format {before.FormatRate:P1}");
 
+        // The KL reference is the policy as GRPO starts, after any format warm-up (as TRL and verl do):
+        // a reference that never saw the answer format would pull the policy back out of it. A fresh
+        // run copies the warmed-up weights; a resumed run rebuilds them by replaying the seeded warm-up
+        // on the base checkpoint, so no extra copy of the weights has to be stored.
         using var reference = config.Grpo.KlWeight > 0 ? ModelIO.Load(inputs.BaseCheckpoint, device) : null;
         if (resumeFrom is not null)
         {
             LoadWeights(policy, resumeFrom);
             Log($"resuming from {resumeFrom}");
+            if (reference is not null && config.FormatWarmupSteps > 0)
+            {
+                Log("rebuilding the KL reference: replaying the format warm-up on the base checkpoint");
+                FormatWarmup(reference, tokenizer, train);
+            }
         }
-        else if (config.FormatWarmupSteps > 0)
+        else
         {
-            FormatWarmup(policy, tokenizer, train);
-            var warmed = evaluator.Evaluate(heldOut, evalSeed);
-            File.WriteAllText(warmedPath, JsonSerializer.Serialize(warmed, Json));
-            Log($"after format warm-up: accuracy {warmed.Accuracy:P1}, pass@{warmed.K} {warmed.PassAtK:P1}, format {warmed.FormatRate:P1}");
+            if (config.FormatWarmupSteps > 0)
+            {
+                FormatWarmup(policy, tokenizer, train);
+                var warmed = evaluator.Evaluate(heldOut, evalSeed);
+                File.WriteAllText(warmedPath, JsonSerializer.Serialize(warmed, Json));
+                Log($"after format warm-up: accuracy {warmed.Accuracy:P1}, pass@{warmed.K} {warmed.PassAtK:P1}, format {warmed.FormatRate:P1}");
+            }
+            if (reference is not null) CopyWeights(policy, reference);
         }
         var afterWarmup = File.Exists(warmedPath) && config.FormatWarmupSteps > 0
             ? JsonSerializer.Deserialize<MathEvaluation>(File.ReadAllText(warmedPath), Json)
@@ -228,9 +241,14 @@ public sealed class PostTrainStage(PostTrainConfig config, PostTrainCallbacks? c
     private static void LoadWeights(CausalLM policy, string dir)
     {
         using var saved = ModelIO.Load(dir, policy.Device);
+        CopyWeights(saved, policy);
+    }
+
+    private static void CopyWeights(CausalLM from, CausalLM to)
+    {
         using var guard = no_grad();
-        var source = saved.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
-        foreach (var (name, parameter) in policy.named_parameters()) parameter.copy_(source[name]);
+        var source = from.named_parameters().ToDictionary(p => p.name, p => p.parameter, StringComparer.Ordinal);
+        foreach (var (name, parameter) in to.named_parameters()) parameter.copy_(source[name]);
     }
 
     /// <summary>NTP on the training problems rendered in the prompt format (prompt + worked

@@ -141,6 +141,47 @@ public sealed class PostTrainStageTests(ITestOutputHelper output)
         Directory.Delete(work, recursive: true);
     }
 
+    [Fact]
+    public void Kl_reference_is_the_policy_as_grpo_starts_after_the_format_warmup_also_after_a_resume()
+    {
+        var work = TempDir("kl-reference");
+        var (model, tokenizer, train, heldOut) = MathGrpoTrainerTests.PretrainedBase(steps: 60);
+        var baseDir = Path.Combine(work, "base");
+        using (model) Checkpoint.Save(baseDir, model, tokenizer);
+        var trainPath = Path.Combine(work, "train.jsonl");
+        var evalPath = Path.Combine(work, "test.jsonl");
+        Gsm8kLoader.Save(trainPath, train);
+        Gsm8kLoader.Save(evalPath, heldOut);
+        var config = new PostTrainConfig(
+            new TrainingSchedule(Steps: 4, BatchSize: 4, LearningRate: 1e-3, WarmupSteps: 0, WeightDecay: 0.0, Seed: 8, CheckpointEvery: 2),
+            GroupSize: 8, MaxNewTokens: 24, EvalSize: 8, PassAtK: 1, EvalSamples: 1, FormatWarmupSteps: 5, Grpo: new GrpoConfig(KlWeight: 0.05));
+        List<MathStepMetrics> Run(string outDir, int? stopAfter = null)
+        {
+            var steps = new List<MathStepMetrics>();
+            using var stop = new CancellationTokenSource();
+            var stage = new PostTrainStage(config, new PostTrainCallbacks { Step = m => { steps.Add(m); if (m.Step == stopAfter) stop.Cancel(); } });
+            try { stage.Run(new PostTrainInputs(baseDir, trainPath, evalPath, outDir), stop.Token); }
+            catch (OperationCanceledException) when (stopAfter is not null) { }
+            return steps;
+        }
+
+        var whole = Run(Path.Combine(work, "whole"));
+        var firstUpdate = whole.First(s => s.Updated);
+        Assert.Equal(0.0, firstUpdate.Kl);                                            // the reference is the warmed-up policy
+        Assert.Contains(whole, s => s.Updated && s.Step > firstUpdate.Step && s.Kl > 0); // and stays frozen while the policy moves
+
+        var resumedDir = Path.Combine(work, "resumed");
+        Assert.Equal(2, Run(resumedDir, stopAfter: 2).Count);
+        var resumed = Run(resumedDir);                                                // steps 3-4 from the step-2 checkpoint
+        Assert.Equal([3, 4], resumed.Select(s => s.Step));
+        foreach (var (a, b) in whole.Skip(2).Zip(resumed))
+        {
+            Assert.Equal(a.Kl, b.Kl, 6);                                             // the same reference, rebuilt
+            Assert.Equal(a.Loss, b.Loss, 6);
+        }
+        Directory.Delete(work, recursive: true);
+    }
+
     /// <summary>Evaluations read back from JSON hold equal values in new lists.</summary>
     private sealed class EvaluationComparer : IEqualityComparer<MathEvaluation>
     {
