@@ -33,8 +33,27 @@ public sealed record ExperimentConfig(
     double KlWeight = 0.0,                 // GrpoConfig.KlWeight for every RL method but RPT (its paper ran without KL)
     int EvalPositionsPerTier = 150,
     int ProgressEvery = 10,
-    string[]? Methods = null)              // default: every preset
+    string[]? Methods = null,              // default: every preset
+    int Operands = 2,                      // numbers per arithmetic sentence (2 or 3); 3 makes the sums hard enough that a trace is only partly right
+    string KeyPositions = "entropy",       // "entropy": every position, tiered by entropy (RPT/RMT); "results": only sum digits, where reasoning can help
+    int Seeds = 1,                         // RL seeds of RMT and RPT (key positions, sampling); the base model is shared
+    int AblationSeeds = 1,                 // RL seeds of the ablations and NTP continued
+    double[]? LearningRates = null,        // RL learning rates to sweep with RMT on the validation split; the best is used by every method (default: rlLearningRate)
+    int ValidationTokens = 30_000)         // validation text (fresh sums and Shakespeare from the training part) for the sweep
 {
+    public const string EntropyKeys = "entropy";
+    public const string ResultKeys = "results";
+
+    public double[] SweptLearningRates => LearningRates is { Length: > 0 } rates ? rates : [RlLearningRate];
+
+    public void Validate()
+    {
+        if (Operands is < 2 or > 3) throw new InvalidDataException($"operands is {Operands}; use 2 or 3");
+        if (KeyPositions is not (EntropyKeys or ResultKeys)) throw new InvalidDataException($"keyPositions is '{KeyPositions}'; use '{EntropyKeys}' or '{ResultKeys}'");
+        if (Seeds < 1 || AblationSeeds < 1) throw new InvalidDataException("seeds and ablationSeeds must be at least 1");
+        if (SweptLearningRates.Any(lr => lr <= 0)) throw new InvalidDataException("learningRates must be positive");
+    }
+
     private static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.CamelCase,
@@ -42,9 +61,13 @@ public sealed record ExperimentConfig(
         WriteIndented = true,
     };
 
-    public static ExperimentConfig Load(string path) =>
-        JsonSerializer.Deserialize<ExperimentConfig>(File.ReadAllText(path), Json)
-        ?? throw new InvalidDataException($"{path}: empty experiment config");
+    public static ExperimentConfig Load(string path)
+    {
+        var config = JsonSerializer.Deserialize<ExperimentConfig>(File.ReadAllText(path), Json)
+            ?? throw new InvalidDataException($"{path}: empty experiment config");
+        config.Validate();
+        return config;
+    }
 
     public string ToJson() => JsonSerializer.Serialize(this, Json);
 }

@@ -34,7 +34,8 @@ string shakespeare = File.ReadAllText(args.Length > 3 ? args[3] : FindShakespear
 int trainTextEnd = (int)(shakespeare.Length * 0.9);
 
 // 1. Pretraining corpus: plain text plus worked traces, as shuffled documents.
-var corpus = new MiniCorpus(shakespeare, config.Seed);
+var corpus = new MiniCorpus(shakespeare, config.Seed, config.Operands);
+int hintMin = Math.Max(1, config.BudgetMinimum / 2), hintMax = config.BudgetInitial; // pretraining hints span [B_T / 2, B_0]
 var baseDir = Path.Combine(work, "base");
 bool pretrainedNow = false;
 if (!File.Exists(Path.Combine(baseDir, Checkpoint.TrainerStateFile)))
@@ -44,7 +45,7 @@ if (!File.Exists(Path.Combine(baseDir, Checkpoint.TrainerStateFile)))
     for (int i = 0; i < plain.Length; i += 2048) docs.Add(plain[i..Math.Min(plain.Length, i + 2048)]);
     for (int i = 0; i < config.PretrainTraces; i++)
     {
-        var trace = corpus.Trace(format, arithmetic: i % 3 != 0, config.ContextTokens);
+        var trace = corpus.Trace(format, arithmetic: i % 3 != 0, config.ContextTokens, hintMin, hintMax);
         if (i < 6) Log($"example trace: {trace.ReplaceLineEndings(" ")}");
         docs.Add(tokenizer.Encode(trace));
     }
@@ -56,9 +57,9 @@ if (!File.Exists(Path.Combine(baseDir, Checkpoint.TrainerStateFile)))
     using var fresh = new CausalLM(modelConfig, seed: config.Seed);
     var schedule = new TrainingSchedule(Steps: config.PretrainSteps, BatchSize: config.PretrainBatch, LearningRate: config.PretrainLearningRate,
         WarmupSteps: Math.Min(50, config.PretrainSteps / 10), Seed: config.Seed);
-    var (train, validation) = TokenWindows.Split(pretrainTokens, 0.02);
+    var (train, pretrainValidation) = TokenWindows.Split(pretrainTokens, 0.02);
     using var ntp = new NtpTrainer(fresh, tokenizer, new TokenWindows(train, config.PretrainSequence, config.Seed), schedule);
-    var validationWindows = new TokenWindows(validation, config.PretrainSequence, config.Seed + 1);
+    var validationWindows = new TokenWindows(pretrainValidation, config.PretrainSequence, config.Seed + 1);
     while (ntp.Step < config.PretrainSteps)
     {
         var step = ntp.TrainStep();
@@ -73,15 +74,16 @@ if (!File.Exists(Path.Combine(baseDir, Checkpoint.TrainerStateFile)))
 else Log($"base model found in {baseDir}; pretraining it took {PretrainSeconds()} s");
 
 
-// 2. Mid-training and held-out text (fresh sums; held-out Shakespeare is the last 10% of the play text).
-var midCorpus = new MiniCorpus(shakespeare, config.Seed + 100);
-var (midTokens, _) = midCorpus.Plain(tokenizer, config.MidTrainTokens, config.ArithmeticShare, 0, trainTextEnd);
-var (heldTokens, heldSums) = new MiniCorpus(shakespeare, config.Seed + 200).Plain(tokenizer, config.HeldOutTokens, config.ArithmeticShare, trainTextEnd, shakespeare.Length);
+// 2. Mid-training, validation and test text (fresh sums; test Shakespeare is the last 10% of the play
+//    text, validation Shakespeare comes from the training part). Validation chooses the RL learning
+//    rate; test positions are only scored once every choice is made.
 var dataDir = Path.Combine(work, "data");
 Directory.CreateDirectory(dataDir);
 var proxyFingerprint = EntropyCache.Fingerprint(baseDir);
-float[] Entropies(string name, int[] tokens)
+var tierSplit = new EntropyTiers(new CurriculumConfig());
+TextSet Load(string name, int seedOffset, int tokenCount, int from, int to)
 {
+    var (tokens, kinds) = new MiniCorpus(shakespeare, config.Seed + seedOffset, config.Operands).Plain(tokenizer, tokenCount, config.ArithmeticShare, from, to);
     var path = Path.Combine(dataDir, name + ".tokens");
     File.WriteAllBytes(path, tokens.SelectMany(BitConverter.GetBytes).ToArray());
     var (entropies, cached) = EntropyCache.LoadOrCompute(path, tokens, proxyFingerprint, 16, () =>
@@ -89,25 +91,23 @@ float[] Entropies(string name, int[] tokens)
         using var proxy = ModelIO.Load(baseDir);
         return TokenEntropy.Compute(proxy, tokens, 16);
     });
-    Log($"{name}: {tokens.Length:N0} tokens, entropies {(cached ? "from cache" : "computed")}");
-    return entropies;
+    var set = new TextSet(name, tokens, kinds, entropies, config.KeyPositions == ExperimentConfig.ResultKeys);
+    var bands = Enumerable.Range(0, 3).Select(b => set.KeyEntropies.Count(h => tierSplit.Band(h) == (Tier)b)).ToArray();
+    Log($"{name}: {tokens.Length:N0} tokens, entropies {(cached ? "from cache" : "computed")}; key positions ({config.KeyPositions}) easy {bands[0]:N0} medium {bands[1]:N0} hard {bands[2]:N0}; " +
+        $"{kinds.Count(k => k == PositionKind.Result):N0} sum digits, {kinds.Count(k => k == PositionKind.Operand):N0} operand digits, {kinds.Count(k => k == PositionKind.Text):N0} text");
+    return set;
 }
-var midEntropies = Entropies("midtrain", midTokens);
-var heldEntropies = Entropies("heldout", heldTokens);
-// Sum digits only (every other position trivial): the positions where reasoning is needed.
-var sumEntropies = Enumerable.Repeat(float.NaN, heldTokens.Length).ToArray();
-foreach (var p in heldSums) sumEntropies[p] = 9f;
-var curriculum = new CurriculumConfig();
-var tiers = new EntropyTiers(curriculum);
-for (int band = 0; band < 3; band++)
-    Log($"mid-train {(Tier)band}: {midEntropies.Count(h => tiers.Band(h) == (Tier)band):N0} positions; held-out: {heldEntropies.Count(h => tiers.Band(h) == (Tier)band):N0}");
+var mid = Load("midtrain", 100, config.MidTrainTokens, 0, trainTextEnd);
+var validation = Load("validation", 300, config.ValidationTokens, (int)(shakespeare.Length * 0.8), trainTextEnd);
+var test = Load("heldout", 200, config.HeldOutTokens, trainTextEnd, shakespeare.Length);
 
-// 3. Methods: evaluation-only baselines on the base model, then every training configuration.
-var schedule2 = new TrainingSchedule(Steps: config.RlSteps, BatchSize: config.RlBatch, LearningRate: config.RlLearningRate,
-    WarmupSteps: Math.Min(10, config.RlSteps / 10), ProgressEvery: config.ProgressEvery, CheckpointEvery: config.RlSteps, Seed: config.Seed);
-MidTrainConfig MethodConfig(string preset)
+// 3. Methods: evaluation-only baselines on the base model, the learning-rate sweep on validation,
+//    then every training configuration with its seeds, scored on the test positions.
+MidTrainConfig MethodConfig(string preset, int seedIndex, double learningRate)
 {
-    var c = MidTrainPresets.Get(preset, schedule2);
+    var schedule = new TrainingSchedule(Steps: config.RlSteps, BatchSize: config.RlBatch, LearningRate: learningRate,
+        WarmupSteps: Math.Min(10, config.RlSteps / 10), ProgressEvery: config.ProgressEvery, CheckpointEvery: config.RlSteps, Seed: config.Seed + seedIndex);
+    var c = MidTrainPresets.Get(preset, schedule);
     return c with
     {
         GroupSize = config.GroupSize,
@@ -120,45 +120,114 @@ MidTrainConfig MethodConfig(string preset)
 }
 // B_T, the budget hint a method trained with a budget sees at evaluation; null without a budget.
 int? FinalBudget(MidTrainConfig c) => c.Budget.Enabled ? new BudgetSchedule(c.Budget, config.RlSteps).Value(config.RlSteps) : null;
-NextTokenEvalOptions EvalOptions(bool reasoning, int? budget) => new(reasoning, budget, config.EvalPositionsPerTier, config.ContextTokens, config.MaxReasoningTokens, Seed: config.Seed);
+int finalHint = FinalBudget(MethodConfig(MidTrainPresets.RmtName, 0, config.RlLearningRate))!.Value;
+
+Evaluation Evaluate(string label, CausalLM model, TextSet data, bool reasoning, int? budget, bool full = true)
+{
+    var options = new NextTokenEvalOptions(reasoning, budget, config.EvalPositionsPerTier, config.ContextTokens, config.MaxReasoningTokens, Seed: config.Seed);
+    var tiers = NextTokenEvaluator.Evaluate(model, tokenizer, data.Tokens, data.KeyEntropies, tierSplit, options);
+    double Kind(PositionKind kind) => NextTokenEvaluator.Evaluate(model, tokenizer, data.Tokens, data.Only(kind), tierSplit, options).Accuracy.Hard;
+    var e = full
+        ? new Evaluation(tiers, Kind(PositionKind.Result), Kind(PositionKind.Operand), Kind(PositionKind.Text), HeldOutLoss(model, data.Tokens))
+        : new Evaluation(tiers, double.NaN, double.NaN, double.NaN, double.NaN);
+    string kinds = full ? string.Create(CultureInfo.InvariantCulture, $" | sums {100 * e.Results:F2} operands {100 * e.Operands:F2} text {100 * e.Text:F2} | NTP loss {e.NtpLoss:F4}") : "";
+    Log(string.Create(CultureInfo.InvariantCulture,
+        $"eval {label} on {data.Name}: easy {100 * tiers.Accuracy.Easy:F2} medium {100 * tiers.Accuracy.Medium:F2} hard {100 * tiers.Accuracy.Hard:F2} avg {100 * tiers.Accuracy.Average:F2} len {tiers.MeanReasoningLength:F1} formed {tiers.WellFormed:F2}") + kinds);
+    return e;
+}
 
 var rows = new List<MethodResult>();
 using (var baseModel = ModelIO.Load(baseDir))
 {
-    rows.Add(Evaluate("NTP (base, argmax)", baseModel, EvalOptions(false, null), null, 0));
-    rows.Add(Evaluate("NTR (base reasons, untrained)", baseModel, EvalOptions(true, null), null, 0));
+    rows.Add(new MethodResult("NTP (base, argmax)", [Evaluate("NTP", baseModel, test, false, null)], null, [0], [0]));
+    rows.Add(new MethodResult("NTR (base reasons, untrained)", [Evaluate("NTR", baseModel, test, true, null)], null, [0], [0]));
     // The untrained base given the final budget hint that RMT sees at evaluation: separates what the
     // hint alone does (the base learned to follow hints in pretraining) from what RMT's training adds.
-    int hint = FinalBudget(MethodConfig(MidTrainPresets.RmtName))!.Value;
-    rows.Add(Evaluate($"NTR with the budget hint B_T = {hint} (untrained)", baseModel, EvalOptions(true, hint), null, 0));
+    rows.Add(new MethodResult($"NTR with the budget hint B_T = {finalHint} (untrained)", [Evaluate("NTR+hint", baseModel, test, true, finalHint)], null, [0], [0]));
 }
 
-var methods = config.Methods ?? [.. MidTrainPresets.Names];
-foreach (var preset in methods)
+// A trained run is kept in work/runs/<preset>-s<seed>-lr<lr>/ (final checkpoint and history), so a
+// rerun of the same config, or the best run of the sweep, is not trained twice.
+T WithTrained<T>(string preset, int seedIndex, double learningRate, Func<CausalLM, MidTrainConfig, TrainedRun, T> use)
 {
-    var methodConfig = MethodConfig(preset);
+    var c = MethodConfig(preset, seedIndex, learningRate);
+    var dir = Path.Combine(work, "runs", string.Create(CultureInfo.InvariantCulture, $"{preset}-s{seedIndex}-lr{learningRate:G3}"));
+    var runFile = Path.Combine(dir, "run.json");
+    if (File.Exists(runFile) && File.Exists(Path.Combine(dir, Checkpoint.TrainerStateFile)))
+    {
+        var saved = JsonSerializer.Deserialize<TrainedRun>(File.ReadAllText(runFile))!;
+        using var trained = ModelIO.Load(dir);
+        Log($"{preset} seed {seedIndex} lr {learningRate:G3}: trained earlier ({saved.Seconds:F0} s), reusing {dir}");
+        return use(trained, c, saved);
+    }
     using var policy = ModelIO.Load(baseDir);
+    using var reference = c.Grpo.KlWeight > 0 && c.Reinforcement ? ModelIO.Load(baseDir) : null;
+    using var trainer = new RmtTrainer(c, policy, tokenizer, mid.Tokens, mid.KeyEntropies, reference);
+    Log($"{preset} seed {seedIndex} lr {learningRate:G3}: training {config.RlSteps} steps");
     var watch = Stopwatch.StartNew();
-    using var reference = methodConfig.Grpo.KlWeight > 0 && methodConfig.Reinforcement ? ModelIO.Load(baseDir) : null;
-    using var trainer = new RmtTrainer(methodConfig, policy, tokenizer, midTokens, midEntropies, reference);
-    Log($"{preset}: training {config.RlSteps} steps");
-    trainer.Train(p => Log($"{preset}: {p}"), t => t.SaveCheckpoint(Path.Combine(work, "runs", preset, $"step-{t.Step}")));
-    double seconds = watch.Elapsed.TotalSeconds;
-    int? finalBudget = FinalBudget(methodConfig);
-    rows.Add(Evaluate(Label(preset), policy, EvalOptions(methodConfig.Reinforcement, finalBudget), trainer.History, seconds));
+    trainer.Train(p => Log($"{preset} s{seedIndex}: {p}"));
+    var run = new TrainedRun([.. trainer.History], watch.Elapsed.TotalSeconds,
+        trainer.History.Sum(s => s.ReasoningLength) * config.RlBatch * (c.Reinforcement ? config.GroupSize : 0));
+    trainer.SaveCheckpoint(dir);
+    File.WriteAllText(runFile, JsonSerializer.Serialize(run));
+    return use(policy, c, run);
+}
+
+var rates = config.SweptLearningRates;
+double learningRate = rates[0];
+var sweep = new List<(double Rate, Evaluation Validation)>();
+if (rates.Length > 1)
+{
+    foreach (var rate in rates)
+        sweep.Add((rate, WithTrained(MidTrainPresets.RmtName, 0, rate, (model, c, _) => Evaluate($"RMT lr {rate:G3}", model, validation, true, FinalBudget(c), full: false))));
+    learningRate = sweep.MaxBy(s => s.Validation.Tiers.Accuracy.Average).Rate;
+    Log($"learning rate chosen on validation: {learningRate:G3}");
+}
+
+foreach (var preset in config.Methods ?? [.. MidTrainPresets.Names])
+{
+    int seeds = preset is MidTrainPresets.RmtName or MidTrainPresets.RptName ? config.Seeds : config.AblationSeeds;
+    var evaluations = new List<Evaluation>();
+    var runs = new List<TrainedRun>();
+    for (int s = 0; s < seeds; s++)
+    {
+        var (evaluation, run) = WithTrained(preset, s, learningRate, (model, c, run) =>
+            (Evaluate($"{Label(preset)} seed {s}", model, test, c.Reinforcement, FinalBudget(c)), run));
+        evaluations.Add(evaluation);
+        runs.Add(run);
+    }
+    rows.Add(new MethodResult(Label(preset), evaluations, runs[0].History, [.. runs.Select(r => r.Seconds)], [.. runs.Select(r => r.RolloutTokens)]));
+    WriteReport(rows); // after every method, so an interrupted run leaves the rows it finished
 }
 
 WriteReport(rows);
 Log($"done; report {resultsPath}");
 return 0;
 
-MethodResult Evaluate(string label, CausalLM model, NextTokenEvalOptions options, IReadOnlyList<MidTrainStepStats>? history, double seconds)
+double HeldOutLoss(CausalLM model, int[] tokens)
 {
-    var result = NextTokenEvaluator.Evaluate(model, tokenizer, heldTokens, heldEntropies, tiers, options);
-    var sums = NextTokenEvaluator.Evaluate(model, tokenizer, heldTokens, sumEntropies, tiers, options with { PositionsPerTier = config.EvalPositionsPerTier });
-    Log(string.Create(CultureInfo.InvariantCulture,
-        $"eval {label}: easy {100 * result.Accuracy.Easy:F2} medium {100 * result.Accuracy.Medium:F2} hard {100 * result.Accuracy.Hard:F2} avg {100 * result.Accuracy.Average:F2} len {result.MeanReasoningLength:F1} formed {result.WellFormed:F2} | sum digits {100 * sums.Accuracy.Hard:F2}"));
-    return new MethodResult(label, result, sums.Accuracy.Hard, history, seconds);
+    const int window = 128, batch = 16, maxWindows = 128;
+    int windows = Math.Min(maxWindows, (tokens.Length - 1) / window);
+    using var guard = no_grad();
+    double sum = 0;
+    int counted = 0;
+    for (int start = 0; start < windows; start += batch)
+    {
+        using var scope = NewDisposeScope();
+        int n = Math.Min(batch, windows - start);
+        var input = new long[n * window];
+        var target = new long[n * window];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < window; j++)
+            {
+                input[i * window + j] = tokens[(start + i) * window + j];
+                target[i * window + j] = tokens[(start + i) * window + j + 1];
+            }
+        var logits = model.Forward(tensor(input, [n, window], int64));                       // (n, W, V)
+        sum += NtpLoss.Compute(logits, tensor(target, [n, window], int64)).item<float>() * n;
+        counted += n;
+    }
+    return sum / counted;
 }
 
 string? PretrainSeconds()
@@ -190,9 +259,9 @@ void WriteReport(List<MethodResult> results)
             trained.Select(r => new PlotSeries(r.Label, [.. r.History!.Select(s => (double)s.Step)], LinePlots.Smooth([.. r.History!.Select(value)], window)))));
     var plots = new[]
     {
-        Plot("reward.png", "Mean reward per step (moving average)", "reward", s => s.Reward),
-        Plot("accuracy.png", "Training next-token accuracy of the rollouts", "accuracy", s => s.Accuracy),
-        Plot("reasoning-length.png", "Mean reasoning length (tokens)", "tokens", s => s.ReasoningLength),
+        Plot("reward.png", "Mean reward per step (moving average, seed 0)", "reward", s => s.Reward),
+        Plot("accuracy.png", "Training next-token accuracy of the rollouts (seed 0)", "accuracy", s => s.Accuracy),
+        Plot("reasoning-length.png", "Mean reasoning length (tokens, seed 0)", "tokens", s => s.ReasoningLength),
         Plot("budget.png", "Token budget B_t (methods with a budget)", "B_t", s => s.Budget ?? double.NaN),
     };
 
@@ -202,42 +271,69 @@ void WriteReport(List<MethodResult> results)
     sb.AppendLine();
     string timing = pretrainedNow
         ? string.Create(CultureInfo.InvariantCulture, $"total wall time {total.Elapsed:hh\\:mm\\:ss} (base pretraining included: {PretrainSeconds()} s)")
-        : string.Create(CultureInfo.InvariantCulture, $"wall time {total.Elapsed:hh\\:mm\\:ss} after the base model, which an earlier run of this config pretrained in {PretrainSeconds() ?? "an unrecorded number of"} s (reused from its work folder)");
+        : string.Create(CultureInfo.InvariantCulture, $"wall time {total.Elapsed:hh\\:mm\\:ss} after the base model, which an earlier run of this config pretrained in {PretrainSeconds() ?? "an unrecorded number of"} s (reused from its work folder; trained runs found in the work folder are reused too)");
     sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"Config `{config.Name}` (experiments/rmt-mini/configs/{config.Name}.json), {timing}, {config.Threads} torch thread(s). Produced by `experiments/rmt-mini/run.sh`; every number below comes from that run."));
     sb.AppendLine();
-    sb.AppendLine("Next-token accuracy (%) on held-out text by nested entropy tier (RPT split: easy = H >= 0.5, medium >= 1.0, hard >= 1.5 nats under the base model's top-16 distribution), and mean reasoning length in tokens (bytes). \"Sum digits\" is the accuracy on the digits of the arithmetic sums alone, where reasoning is needed.");
+    string keys = config.KeyPositions == ExperimentConfig.ResultKeys
+        ? "Key positions (training and the tier columns) are the digits of the sums only, tiered by entropy"
+        : "Key positions (training and the tier columns) are all positions, tiered by entropy";
+    sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
+        $"Test accuracy (%), mean ± standard deviation over RL seeds (the base model is shared). {keys} (RPT split: easy = H >= 0.5, medium >= 1.0, hard >= 1.5 nats under the base model's top-16 distribution), up to {config.EvalPositionsPerTier} positions per band, one standard error about {100 * Math.Sqrt(0.25 / config.EvalPositionsPerTier):F1} points at 50%. ") +
+        "Sums / operands / text: accuracy on the digits of the sums (computable), the digits of the operands (random) and Shakespeare, each on its own sample. NTP loss: held-out cross-entropy (nats) of the checkpoint on the test text, every position. Methods trained with a budget see B_T in the prompt. RL time and reasoning tokens are per seed.");
     sb.AppendLine();
-    sb.AppendLine("| Method | Easy | Medium | Hard | Avg | Reasoning length | Sum digits | Train time (s) |");
-    sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|");
+    sb.AppendLine("| Method | Seeds | Easy | Medium | Hard | Avg | Sums | Operands | Text | Reasoning length | NTP loss | RL time (s) | Reasoning tokens generated |");
+    sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     foreach (var x in results)
     {
-        string len = x.Result.Reasoning ? x.Result.MeanReasoningLength.ToString("F1", CultureInfo.InvariantCulture) : "0 (argmax)";
+        var first = x.Evaluations[0].Tiers;
+        string len = first.Reasoning ? x.Stat(e => e.Tiers.MeanReasoningLength).Format("F1", 1) : "0 (argmax)";
         sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
-            $"| {x.Label} | {100 * x.Result.Accuracy.Easy:F2} | {100 * x.Result.Accuracy.Medium:F2} | {100 * x.Result.Accuracy.Hard:F2} | {100 * x.Result.Accuracy.Average:F2} | {len} | {100 * x.SumDigits:F2} | {x.Seconds:F0} |"));
+            $"| {x.Label} | {x.Evaluations.Count} | {x.Pct(e => e.Tiers.Accuracy.Easy)} | {x.Pct(e => e.Tiers.Accuracy.Medium)} | {x.Pct(e => e.Tiers.Accuracy.Hard)} | {x.Pct(e => e.Tiers.Accuracy.Average)} | {x.Pct(e => e.Results)} | {x.Pct(e => e.Operands)} | {x.Pct(e => e.Text)} | {len} | {x.Stat(e => e.NtpLoss).Format("F4", 1)} | {x.Seconds.Average():F0} | {x.RolloutTokens.Average():N0} |"));
+    }
+    if (sweep.Count > 0)
+    {
+        sb.AppendLine();
+        sb.AppendLine("## RL learning rate, chosen on the validation split");
+        sb.AppendLine();
+        sb.AppendLine("RMT, seed 0, scored on validation positions (fresh sums, Shakespeare from the training part); the best average is used by every method. The test positions played no part.");
+        sb.AppendLine();
+        sb.AppendLine("| Learning rate | Validation avg | Validation hard | Reasoning length |");
+        sb.AppendLine("|---:|---:|---:|---:|");
+        foreach (var (rate, v) in sweep)
+            sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"| {rate:G3}{(rate == learningRate ? " (chosen)" : "")} | {100 * v.Tiers.Accuracy.Average:F2} | {100 * v.Tiers.Accuracy.Hard:F2} | {v.Tiers.MeanReasoningLength:F1} |"));
     }
     sb.AppendLine();
     sb.AppendLine("## The paper's qualitative claims on this run");
     sb.AppendLine();
-    void Claim(string text, bool? holds) => sb.AppendLine($"- {text}: **{(holds is null ? "not measured (method not run)" : holds.Value ? "holds" : "does not hold")}**");
+    sb.AppendLine("\"Holds\" needs the difference of the means to exceed twice its standard error over seeds (one-seed rows have no spread: their claims are marked as such).");
+    sb.AppendLine();
+    var hinted = results.FirstOrDefault(x => x.Label.StartsWith("NTR with the budget hint", StringComparison.Ordinal));
     r.TryGetValue("RMT", out var rmt);
     r.TryGetValue("RPT", out var rpt);
     r.TryGetValue("NTP (base, argmax)", out var ntpBase);
-    Claim("RMT average accuracy above RPT", rmt is null || rpt is null ? null : rmt.Result.Accuracy.Average > rpt.Result.Accuracy.Average);
-    Claim("RMT hard-tier accuracy above RPT", rmt is null || rpt is null ? null : rmt.Result.Accuracy.Hard > rpt.Result.Accuracy.Hard);
-    Claim("RMT average accuracy above NTP", rmt is null || ntpBase is null ? null : rmt.Result.Accuracy.Average > ntpBase.Result.Accuracy.Average);
-    Claim("RMT hard-tier accuracy above NTP", rmt is null || ntpBase is null ? null : rmt.Result.Accuracy.Hard > ntpBase.Result.Accuracy.Hard);
-    var hinted = results.FirstOrDefault(x => x.Label.StartsWith("NTR with the budget hint", StringComparison.Ordinal));
-    Claim("RMT average accuracy above the untrained base given the same budget hint (what training adds)", rmt is null || hinted is null ? null : rmt.Result.Accuracy.Average > hinted.Result.Accuracy.Average);
-    Claim("RMT mean reasoning length at most 30% of RPT's", rmt is null || rpt is null ? null : rmt.Result.MeanReasoningLength <= 0.3 * rpt.Result.MeanReasoningLength);
+    r.TryGetValue("NTR (base reasons, untrained)", out var ntr);
+    void Above(string text, MethodResult? a, MethodResult? b, Func<Evaluation, double> metric) =>
+        sb.AppendLine($"- {text}: **{(a is null || b is null ? "not measured (method not run)" : Compare(a.Stat(metric), b.Stat(metric)))}**");
+    Above("RL helps: RMT above the untrained base given the same hint (avg)", rmt, hinted, e => e.Tiers.Accuracy.Average);
+    Above("RL helps: RPT above the untrained base reasoning without a hint (avg)", rpt, ntr, e => e.Tiers.Accuracy.Average);
+    Above("RMT above RPT (avg)", rmt, rpt, e => e.Tiers.Accuracy.Average);
+    Above("RMT above RPT (hard)", rmt, rpt, e => e.Tiers.Accuracy.Hard);
+    Above("RMT above NTP argmax (avg)", rmt, ntpBase, e => e.Tiers.Accuracy.Average);
+    Above("RMT above NTP argmax (hard)", rmt, ntpBase, e => e.Tiers.Accuracy.Hard);
+    if (rmt is not null && rpt is not null)
+    {
+        double ratio = rmt.Stat(e => e.Tiers.MeanReasoningLength).Mean / rpt.Stat(e => e.Tiers.MeanReasoningLength).Mean;
+        bool notWorse = rmt.Stat(e => e.Tiers.Accuracy.Average).Mean >= rpt.Stat(e => e.Tiers.Accuracy.Average).Mean;
+        sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"- RMT reasoning length at most 30% of RPT's without lower accuracy: **{(ratio <= 0.3 && notWorse ? "holds" : "does not hold")}** (length {100 * ratio:F0}% of RPT's, accuracy {(notWorse ? "not lower" : "lower")})"));
+    }
     var ablations = new[] { "RMT w/o budget", "RMT w/o curriculum", "RMT w/o NTP" }.Where(r.ContainsKey).ToList();
     if (rmt is not null && ablations.Count == 3)
     {
-        var worst = ablations.OrderBy(a => r[a].Result.Accuracy.Average).First();
-        Claim($"removing NTP loses the most (largest drop: {worst})", worst == "RMT w/o NTP");
+        var worst = ablations.OrderBy(a => r[a].Stat(e => e.Tiers.Accuracy.Average).Mean).First();
+        sb.AppendLine($"- Removing NTP loses the most (largest average drop: {worst}): **{(worst == "RMT w/o NTP" ? "holds" : "does not hold")}**");
+        Above("Removing NTP raises the held-out NTP loss (RMT w/o NTP above RMT)", r["RMT w/o NTP"], rmt, e => e.NtpLoss);
     }
-    else Claim("removing NTP loses the most", null);
-    if (rmt is not null && rpt is not null && rpt.Result.MeanReasoningLength > 0)
-        sb.AppendLine(string.Create(CultureInfo.InvariantCulture, $"\nRMT vs RPT: average {100 * rmt.Result.Accuracy.Average:F2} vs {100 * rpt.Result.Accuracy.Average:F2}, reasoning length {rmt.Result.MeanReasoningLength:F1} vs {rpt.Result.MeanReasoningLength:F1} tokens ({100 * rmt.Result.MeanReasoningLength / rpt.Result.MeanReasoningLength:F0}%)."));
+    else sb.AppendLine("- Removing NTP loses the most: **not measured (ablations not run)**");
     sb.AppendLine();
     sb.AppendLine("## Plots");
     sb.AppendLine();
@@ -252,9 +348,22 @@ void WriteReport(List<MethodResult> results)
     File.WriteAllText(resultsPath, sb.ToString());
     File.WriteAllText(Path.Combine(work, "results.json"), JsonSerializer.Serialize(results.Select(x => new
     {
-        x.Label, Easy = x.Result.Accuracy.Easy, Medium = x.Result.Accuracy.Medium, Hard = x.Result.Accuracy.Hard, Avg = x.Result.Accuracy.Average,
-        x.Result.MeanReasoningLength, x.Result.WellFormed, x.SumDigits, x.Seconds,
+        x.Label, Seeds = x.Evaluations.Count,
+        Avg = x.Evaluations.Select(e => e.Tiers.Accuracy.Average), Hard = x.Evaluations.Select(e => e.Tiers.Accuracy.Hard),
+        Length = x.Evaluations.Select(e => e.Tiers.MeanReasoningLength), Sums = x.Evaluations.Select(e => e.Results),
+        NtpLoss = x.Evaluations.Select(e => e.NtpLoss), x.Seconds, x.RolloutTokens,
     })));
+}
+
+// "holds" when a - b exceeds twice the standard error of the difference over seeds.
+static string Compare(Stat a, Stat b)
+{
+    double diff = a.Mean - b.Mean;
+    double se = Math.Sqrt(a.Variance / a.Count + b.Variance / b.Count);
+    string numbers = string.Create(CultureInfo.InvariantCulture, $"{a.Mean:G4} vs {b.Mean:G4}");
+    if (a.Count < 2 && b.Count < 2) return diff > 0 ? $"higher, one seed each, spread unknown ({numbers})" : $"does not hold ({numbers})";
+    if (diff > 2 * se) return $"holds ({numbers}, difference {diff:G3} > 2 SE {2 * se:G3})";
+    return diff > 0 ? $"higher but within the seed spread ({numbers}, 2 SE {2 * se:G3})" : $"does not hold ({numbers})";
 }
 
 static string FindShakespeare()
@@ -269,5 +378,42 @@ static string FindShakespeare()
 
 namespace RmtMini
 {
-    internal sealed record MethodResult(string Label, NextTokenEvaluation Result, double SumDigits, IReadOnlyList<MidTrainStepStats>? History, double Seconds);
+    /// <summary>One text set with the kind and the proxy entropy of every token; key entropies are
+    /// NaN (never a key position) where the config's key-position rule excludes a token.</summary>
+    internal sealed class TextSet(string name, int[] tokens, PositionKind[] kinds, float[] entropies, bool resultsOnly)
+    {
+        public string Name { get; } = name;
+        public int[] Tokens { get; } = tokens;
+        public PositionKind[] Kinds { get; } = kinds;
+        public float[] KeyEntropies { get; } = resultsOnly ? [.. entropies.Select((h, i) => kinds[i] == PositionKind.Result ? h : float.NaN)] : entropies;
+
+        /// <summary>Entropies that put every token of one kind in the hard band and nothing else anywhere:
+        /// the evaluator's hard-tier accuracy is then the accuracy on that kind.</summary>
+        public float[] Only(PositionKind kind) => [.. Kinds.Select(k => k == kind ? 9f : float.NaN)];
+    }
+
+    internal sealed record Evaluation(NextTokenEvaluation Tiers, double Results, double Operands, double Text, double NtpLoss);
+
+    internal sealed record TrainedRun(List<MidTrainStepStats> History, double Seconds, double RolloutTokens);
+
+    internal readonly record struct Stat(double Mean, double Variance, int Count)
+    {
+        public string Format(string format, double scale) => Count > 1
+            ? string.Create(CultureInfo.InvariantCulture, $"{(Mean * scale).ToString(format, CultureInfo.InvariantCulture)} ± {(Math.Sqrt(Variance) * scale).ToString(format, CultureInfo.InvariantCulture)}")
+            : (Mean * scale).ToString(format, CultureInfo.InvariantCulture);
+    }
+
+    internal sealed record MethodResult(string Label, List<Evaluation> Evaluations, IReadOnlyList<MidTrainStepStats>? History, double[] Seconds, double[] RolloutTokens)
+    {
+        /// <summary>Mean and sample variance over seeds.</summary>
+        public Stat Stat(Func<Evaluation, double> metric)
+        {
+            var values = Evaluations.Select(metric).ToArray();
+            double mean = values.Average();
+            double variance = values.Length > 1 ? values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1) : 0;
+            return new Stat(mean, variance, values.Length);
+        }
+
+        public string Pct(Func<Evaluation, double> metric) => Stat(metric).Format("F2", 100);
+    }
 }
