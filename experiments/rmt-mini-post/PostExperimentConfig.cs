@@ -14,8 +14,10 @@ public sealed record PostExperimentConfig(
     int HeldOutProblems,
     int Seed,
     int Threads,
-    IReadOnlyList<string> Checkpoints,  // "base" or an rmt-mini preset name (runs/{preset}/step-N, newest)
-    PostTrainConfig PostTrain)
+    IReadOnlyList<string> Checkpoints,  // "base" or an rmt-mini preset name (its seed-0 checkpoint, from the work folder's checkpoints.json)
+    PostTrainConfig PostTrain,
+    int MiniOperands = 0,               // > 0: problems are rmt-mini's own sentences with this many operands, solved with its column steps (the format mid-training taught); 0: the generator's problems
+    int Seeds = 1)                      // post-training seeds per checkpoint
 {
     /// <summary>Reads the JSON file; "postTrain" is parsed strictly by the contracts' RmtJson.</summary>
     public static PostExperimentConfig Load(string path)
@@ -35,10 +37,14 @@ public sealed record PostExperimentConfig(
         postTrain.Validate();
         var checkpoints = root["checkpoints"]?.AsArray().Select(n => n!.GetValue<string>()).ToList()
                           ?? ["base", "ntp-continued", "rpt", "rmt"];
+        int miniOperands = root["miniOperands"]?.GetValue<int>() ?? 0;
+        if (miniOperands is not (0 or 2 or 3)) throw new ContractException($"{path}: 'miniOperands' is {miniOperands}; use 0 (generator problems), 2 or 3");
+        int seeds = root["seeds"]?.GetValue<int>() ?? 1;
+        if (seeds < 1) throw new ContractException($"{path}: 'seeds' is {seeds}; use at least 1");
         return new PostExperimentConfig(Str("name"), difficulty, Int("trainProblems"), Int("heldOutProblems"), Int("seed"),
-            root["threads"]?.GetValue<int>() ?? 1, checkpoints, postTrain);
+            root["threads"]?.GetValue<int>() ?? 1, checkpoints, postTrain, miniOperands, seeds);
     }
 
-    public string ToJson() => JsonSerializer.Serialize(new { Name, Problems, TrainProblems, HeldOutProblems, Seed, Threads, Checkpoints }) +
+    public string ToJson() => JsonSerializer.Serialize(new { Name, Problems, MiniOperands, TrainProblems, HeldOutProblems, Seed, Seeds, Threads, Checkpoints }) +
                               " postTrain " + RmtJson.Serialize(PostTrain);
 }

@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using System.Text.Json;
 using Rmt.Training.Checkpoints;
 using Rmt.Training.PostTraining;
+using RmtMini;
 using RmtMiniPost;
 using static TorchSharp.torch;
 
@@ -23,27 +25,37 @@ Log($"config {config.Name}: {config.ToJson()}");
 // 1. One problem set for every checkpoint: seeded, held-out questions never trained on.
 var postDir = Path.Combine(work, "post-train", config.Name);
 var dataDir = Path.Combine(postDir, "data");
-var (train, heldOut) = new ArithmeticProblemGenerator(config.Problems).GenerateSplit(config.TrainProblems, config.HeldOutProblems, config.Seed);
+var (train, heldOut) = config.MiniOperands > 0
+    ? MiniProblems(config.TrainProblems, config.HeldOutProblems, config.Seed, config.MiniOperands)
+    : new ArithmeticProblemGenerator(config.Problems).GenerateSplit(config.TrainProblems, config.HeldOutProblems, config.Seed);
 Gsm8kLoader.Save(Path.Combine(dataDir, "train.jsonl"), train);
 Gsm8kLoader.Save(Path.Combine(dataDir, "test.jsonl"), heldOut);
 Log($"problems: {train.Count} train, {heldOut.Count} held out; e.g. {heldOut[0].Question} -> {MathPromptFormat.Completion(heldOut[0])}");
 
-// 2. The same post-training budget for each starting checkpoint.
+// 2. The same post-training budget for each starting checkpoint and seed.
 var runs = new List<(string Name, PostTrainResult Result)>();
+var byCheckpoint = new List<(string Name, List<PostTrainResult> Seeds)>();
 var skipped = new List<string>();
 foreach (var name in config.Checkpoints)
 {
-    var checkpoint = name == "base" ? Path.Combine(work, "base") : Checkpoint.Latest(Path.Combine(work, "runs", name));
+    var checkpoint = Resolve(name);
     if (checkpoint is null || !File.Exists(Path.Combine(checkpoint, "config.json")))
     {
         Log($"{name}: no checkpoint under {work} (run experiments/rmt-mini first); skipped");
         skipped.Add(name);
         continue;
     }
-    Log($"{name}: post-training {checkpoint}");
-    var stage = new PostTrainStage(config.PostTrain, new PostTrainCallbacks { Log = m => Log($"{name}: {m}") });
-    var result = stage.Run(new PostTrainInputs(checkpoint, Path.Combine(dataDir, "train.jsonl"), Path.Combine(dataDir, "test.jsonl"), Path.Combine(postDir, name)));
-    runs.Add((Label(name), result));
+    var results = new List<PostTrainResult>();
+    for (int s = 0; s < config.Seeds; s++)
+    {
+        Log($"{name} seed {s}: post-training {checkpoint}");
+        var postTrain = config.PostTrain with { Schedule = config.PostTrain.Schedule with { Seed = config.PostTrain.Schedule.Seed + s } };
+        var stage = new PostTrainStage(postTrain, new PostTrainCallbacks { Log = m => Log($"{name} s{s}: {m}") });
+        var result = stage.Run(new PostTrainInputs(checkpoint, Path.Combine(dataDir, "train.jsonl"), Path.Combine(dataDir, "test.jsonl"), Path.Combine(postDir, $"{name}-s{s}")));
+        results.Add(result);
+        runs.Add((config.Seeds > 1 ? $"{Label(name)} (seed {s})" : Label(name), result));
+    }
+    byCheckpoint.Add((Label(name), results));
 }
 if (runs.Count == 0)
 {
@@ -51,17 +63,31 @@ if (runs.Count == 0)
     return 1;
 }
 
-// 3. Report: before -> after table and plots next to the markdown.
+// 3. Report: before -> after warm-up -> after GRPO, mean over seeds, then every run, and plots.
 var plotDir = Path.Combine(Path.GetDirectoryName(resultsPath)!, Path.GetFileNameWithoutExtension(resultsPath));
 Directory.CreateDirectory(plotDir);
 var plots = PostTrainReport.ComparisonPlots(runs, plotDir);
 var md = new StringBuilder();
 md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"## Post-training the mid-trained checkpoints ({config.Name})")).AppendLine();
 md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-    $"Each checkpoint of `{work}` got the same post-training budget: {config.PostTrain.FormatWarmupSteps} NTP steps on worked solutions (the models never saw the `#### x` answer format), then {config.PostTrain.Schedule.Steps} GRPO steps x {config.PostTrain.Schedule.BatchSize} problems x G = {config.PostTrain.GroupSize}, lr {config.PostTrain.Schedule.LearningRate:G3}, KL {config.PostTrain.Grpo.KlWeight}, format weight {config.PostTrain.FormatRewardWeight}. "));
+    $"Each checkpoint of `{work}` got the same post-training budget: {config.PostTrain.FormatWarmupSteps} NTP steps on worked solutions (the models never saw the `#### x` answer format), then {config.PostTrain.Schedule.Steps} GRPO steps x {config.PostTrain.Schedule.BatchSize} problems x G = {config.PostTrain.GroupSize}, lr {config.PostTrain.Schedule.LearningRate:G3}, KL {config.PostTrain.Grpo.KlWeight} to the policy as GRPO starts, format weight {config.PostTrain.FormatRewardWeight}; {config.Seeds} post-training seed(s). "));
+string problems = config.MiniOperands > 0
+    ? string.Create(CultureInfo.InvariantCulture, $"{config.TrainProblems} rmt-mini sentences with {config.MiniOperands} two-digit operands, asked up to their sum and solved with mid-training's column steps (e.g. `{Flat(heldOut[0].Question)}` -> `{Flat(MathPromptFormat.Completion(heldOut[0]))}`)")
+    : string.Create(CultureInfo.InvariantCulture, $"{config.TrainProblems} generated {config.Problems.Style.ToString().ToLowerInvariant()} problems ({config.Problems.Operations} operation(s), {config.Problems.Digits}-digit operands, '{config.Problems.Operators}')");
 md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-    $"Problems: {config.TrainProblems} generated {config.Problems.Style.ToString().ToLowerInvariant()} problems ({config.Problems.Operations} operation(s), {config.Problems.Digits}-digit operands, '{config.Problems.Operators}'), {config.HeldOutProblems} held out; accuracy is greedy, pass@{config.PostTrain.PassAtK} from {config.PostTrain.EvalSamples} samples at temperature {config.PostTrain.Temperature}. \"Before\" is the checkpoint as mid-training left it."));
+    $"Problems: {problems}, {config.HeldOutProblems} held out; accuracy is greedy, pass@{config.PostTrain.PassAtK} from {config.PostTrain.EvalSamples} samples at temperature {config.PostTrain.Temperature}. \"Before\" is the checkpoint as mid-training left it."));
 md.AppendLine();
+md.AppendLine("| starting checkpoint | seeds | before | after format warm-up | after GRPO | GRPO minus warm-up (per seed, points) |");
+md.AppendLine("|---|---:|---:|---:|---:|---|");
+foreach (var (name, results) in byCheckpoint)
+{
+    string Mean(Func<PostTrainResult, double> f) => Pm(results.Select(f).ToArray());
+    var gains = results.Select(r => r.AfterFormatWarmup is { } w ? (100 * (r.After.Accuracy - w.Accuracy)).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) : "-");
+    md.AppendLine(string.Create(CultureInfo.InvariantCulture,
+        $"| {name} | {results.Count} | {Mean(r => r.Before.Accuracy)} | {Mean(r => r.AfterFormatWarmup?.Accuracy ?? double.NaN)} | {Mean(r => r.After.Accuracy)} | {string.Join(", ", gains)} |"));
+}
+md.AppendLine();
+md.AppendLine("Every run:").AppendLine();
 md.AppendLine(PostTrainReport.ComparisonTable(runs)).AppendLine();
 if (skipped.Count > 0) md.AppendLine($"Not run (no checkpoint in the work folder): {string.Join(", ", skipped)}.").AppendLine();
 var rel = Path.GetFileName(plotDir);
@@ -70,6 +96,45 @@ md.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture, $"Total t
 File.WriteAllText(resultsPath, md.ToString());
 Log($"done; report {resultsPath}");
 return 0;
+
+// The folder of a starting checkpoint: the base, or a method's seed-0 checkpoint as rmt-mini
+// recorded it (checkpoints.json), or, for work folders of older rmt-mini runs, runs/{name}/step-N.
+string? Resolve(string name)
+{
+    if (name == "base") return Path.Combine(work, "base");
+    var recorded = Path.Combine(work, "checkpoints.json");
+    if (File.Exists(recorded) && JsonSerializer.Deserialize<Dictionary<string, List<string>>>(File.ReadAllText(recorded)) is { } map)
+        return map.TryGetValue(name, out var dirs) && dirs.Count > 0 ? dirs[0] : null;
+    return Checkpoint.Latest(Path.Combine(work, "runs", name));
+}
+
+// rmt-mini's sentences asked up to their sum; the solution is its concise column steps and the total.
+static (IReadOnlyList<MathProblem> Train, IReadOnlyList<MathProblem> Test) MiniProblems(int trainCount, int testCount, int seed, int operands)
+{
+    var corpus = new MiniCorpus("", seed, operands);
+    var seen = new HashSet<string>(StringComparer.Ordinal);
+    var problems = new List<MathProblem>();
+    while (problems.Count < trainCount + testCount)
+    {
+        var (text, sumStart, numbers) = corpus.Arithmetic();
+        var question = text[..sumStart].TrimEnd();
+        if (!seen.Add(question)) continue;                        // held-out questions never appear in training
+        var steps = MiniCorpus.ArithmeticSteps(numbers, written: 0);
+        var solution = string.Join("\n", steps[1..4].Select(s => s.Concise)); // ones, tens, total
+        problems.Add(new MathProblem(question, string.Create(CultureInfo.InvariantCulture, $"{solution}\n#### {numbers.Sum()}")));
+    }
+    return (problems[..trainCount], problems[trainCount..]);
+}
+
+static string Pm(double[] values)
+{
+    double mean = values.Average();
+    if (values.Length < 2) return (100 * mean).ToString("F1", CultureInfo.InvariantCulture) + "%";
+    double sd = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
+    return string.Create(CultureInfo.InvariantCulture, $"{100 * mean:F1} ± {100 * sd:F1}%");
+}
+
+static string Flat(string text) => text.ReplaceLineEndings(" ").Replace("`", "'", StringComparison.Ordinal);
 
 static string Label(string name) => name switch
 {

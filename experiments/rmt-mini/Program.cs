@@ -28,6 +28,7 @@ void Log(string message) => Console.WriteLine(string.Create(CultureInfo.Invarian
 Log($"config {config.Name}: {config.ToJson().Replace('\n', ' ')}");
 
 const string PretrainSecondsFile = "pretrain-seconds.txt"; // wall time of the base model's pretraining, for the report
+const string CheckpointsFile = "checkpoints.json";         // method -> final checkpoint folder per seed, for experiments/rmt-mini-post
 var tokenizer = ByteLevelBpeTokenizer.CreateBytes();
 var format = new ReasoningFormat(tokenizer);
 string shakespeare = File.ReadAllText(args.Length > 3 ? args[3] : FindShakespeare());
@@ -151,7 +152,7 @@ using (var baseModel = ModelIO.Load(baseDir))
 T WithTrained<T>(string preset, int seedIndex, double learningRate, Func<CausalLM, MidTrainConfig, TrainedRun, T> use)
 {
     var c = MethodConfig(preset, seedIndex, learningRate);
-    var dir = Path.Combine(work, "runs", string.Create(CultureInfo.InvariantCulture, $"{preset}-s{seedIndex}-lr{learningRate:G3}"));
+    var dir = RunDir(preset, seedIndex, learningRate);
     var runFile = Path.Combine(dir, "run.json");
     if (File.Exists(runFile) && File.Exists(Path.Combine(dir, Checkpoint.TrainerStateFile)))
     {
@@ -184,6 +185,8 @@ if (rates.Length > 1)
     Log($"learning rate chosen on validation: {learningRate:G3}");
 }
 
+// Which checkpoint each method and seed ended with (the chosen learning rate): experiments/rmt-mini-post reads it.
+var checkpoints = new Dictionary<string, List<string>>(StringComparer.Ordinal);
 foreach (var preset in config.Methods ?? [.. MidTrainPresets.Names])
 {
     int seeds = preset is MidTrainPresets.RmtName or MidTrainPresets.RptName ? config.Seeds : config.AblationSeeds;
@@ -197,12 +200,17 @@ foreach (var preset in config.Methods ?? [.. MidTrainPresets.Names])
         runs.Add(run);
     }
     rows.Add(new MethodResult(Label(preset), evaluations, runs[0].History, [.. runs.Select(r => r.Seconds)], [.. runs.Select(r => r.RolloutTokens)]));
+    checkpoints[preset] = [.. Enumerable.Range(0, seeds).Select(s => RunDir(preset, s, learningRate))];
+    File.WriteAllText(Path.Combine(work, CheckpointsFile), JsonSerializer.Serialize(checkpoints));
     WriteReport(rows); // after every method, so an interrupted run leaves the rows it finished
 }
 
 WriteReport(rows);
 Log($"done; report {resultsPath}");
 return 0;
+
+string RunDir(string preset, int seedIndex, double rate) =>
+    Path.Combine(work, "runs", string.Create(CultureInfo.InvariantCulture, $"{preset}-s{seedIndex}-lr{rate:G3}"));
 
 double HeldOutLoss(CausalLM model, int[] tokens)
 {
