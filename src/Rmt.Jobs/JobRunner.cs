@@ -396,7 +396,7 @@ public sealed class JobRunner
             var path = BlobLayout.Checkpoint(_job.RunId, _job.Stage, step);
             var manifest = await Store.UploadCheckpointAsync(path, local, Writer, ct);
             if (!await SameFilesAsync(manifest, local, ct) && !await ExistingCheckpointVerifiesAsync(path, step, manifest, ct))
-                return;
+                manifest = await Store.ReplaceCorruptCheckpointAsync(path, local, manifest, Writer, ct);
             _lastCheckpoint = new CheckpointRef(path, step);
             Logger.LogInformation("checkpoint step {Step} uploaded to {Path} ({Files} files)", step, path, manifest.Files.Count);
             await _publisher.CheckpointSavedAsync(_lastCheckpoint, ct);
@@ -422,9 +422,9 @@ public sealed class JobRunner
             return true;
         }
 
-        /// <summary>An earlier attempt committed this step first. Keep its checkpoint if it verifies;
-        /// if it is corrupted (the reason this attempt fell back past it), it cannot be replaced, so
-        /// this step goes without one and training continues to the next.</summary>
+        /// <summary>An earlier attempt committed this step first. Keep its checkpoint if it verifies; if it
+        /// is corrupted (the reason this attempt fell back past it), the caller replaces it, so the step,
+        /// often the stage's final one, is usable again.</summary>
         private async Task<bool> ExistingCheckpointVerifiesAsync(string path, long step, CheckpointManifest existing, CancellationToken ct)
         {
             var probe = Path.Combine(_workDir, "checkpoints", $"existing-step-{step}");
@@ -436,8 +436,8 @@ public sealed class JobRunner
             }
             catch (ArtifactException e)
             {
-                Logger.LogWarning("checkpoint step {Step} at {Path} was committed earlier by writer {Writer} and is corrupted; checkpoints cannot be overwritten, so step {Step} keeps none and training goes on ({Error})",
-                    step, path, existing.Writer, step, e.Message);
+                Logger.LogWarning("checkpoint step {Step} at {Path} was committed earlier by writer {Writer} and is corrupted; replacing it with this attempt's copy ({Error})",
+                    step, path, existing.Writer, e.Message);
                 return false;
             }
             finally

@@ -1,0 +1,63 @@
+using Rmt.Cloud.Faults;
+using Rmt.Contracts;
+using Rmt.Training.Checkpoints;
+
+namespace Rmt.Jobs.Tests;
+
+/// <summary>Faults of the job's lifecycle that once lost work or stalled a stage: a claim whose reply
+/// was lost after Blob Storage created it, and a corrupt final checkpoint.</summary>
+[Collection(AzuriteCollection.Name)]
+public sealed class JobFaultTests(AzuriteFixture azurite)
+{
+    [Fact]
+    public async Task A_claim_whose_reply_was_lost_is_recognised_as_its_own_and_the_job_trains()
+    {
+        var faults = new FaultInjectionPolicy(FaultInjectionPolicy.Once(m => FaultInjectionPolicy.IsPutOf(m, "/claims/attempt-1.json"), Fault.DropReplyAfterApply));
+        await using var harness = JobHarness.Create(azurite, faults);
+        var runId = TinyJobs.RunId("claimlost");
+        await TinyJobs.UploadCorpusAsync(harness.Store, runId);
+        await harness.Cloud.Jobs.SendAsync(TinyJobs.Pretrain(runId, steps: 2, checkpointEvery: 2));
+        using var stop = new JobStopSignal();
+
+        var outcome = await harness.Runner(TinyJobs.Executors).RunNextAsync(harness.Cloud.Jobs, stop, CancellationToken.None);
+
+        Assert.Equal(1, faults.Count(Fault.DropReplyAfterApply));
+        Assert.Equal(JobExitCode.Done, outcome.ExitCode);
+        var events = await harness.DrainAsync(runId);
+        Assert.Equal(StageEventKind.Completed, events[^1].Kind);
+        Assert.Null(await harness.Cloud.Jobs.ReceiveAsync(TimeSpan.Zero)); // settled once claimed
+    }
+
+    [Fact]
+    public async Task A_corrupt_final_checkpoint_is_rewritten_by_the_next_attempt_which_ends_done()
+    {
+        await using var harness = JobHarness.Create(azurite);
+        var runId = TinyJobs.RunId("corruptfinal");
+        await TinyJobs.UploadCorpusAsync(harness.Store, runId);
+        using var stop = new JobStopSignal();
+        using var kill = new CancellationTokenSource();
+        // Attempt 1 dies right after uploading its final checkpoint (step 6), before result.json.
+        var first = harness.Runner(TinyJobs.Executors, onEvent: e =>
+        {
+            if (e.Kind == StageEventKind.CheckpointSaved && e.Checkpoint!.Step == 6) kill.Cancel();
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            first.RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(runId, steps: 6, checkpointEvery: 2)), "attempt 1", stop, kill.Token));
+        await harness.DrainAsync(runId);
+        var final = BlobLayout.Checkpoint(runId, "pretrain", 6);
+        var weights = (await harness.Store.ListAsync(final + "/")).Single(p => p.EndsWith("/model.safetensors", StringComparison.Ordinal));
+        await harness.Store.WriteTextAsync(weights, "not the weights any more");
+
+        var outcome = await harness.Runner(TinyJobs.Executors).RunJsonAsync(
+            RmtJson.Serialize(TinyJobs.Pretrain(runId, attempt: 2, steps: 6, checkpointEvery: 2)), "attempt 2", stop, CancellationToken.None);
+
+        Assert.Equal(JobExitCode.Done, outcome.ExitCode);
+        Assert.Equal(4, outcome.ResumedFromStep);
+        var events = await harness.DrainAsync(runId);
+        Assert.Equal(new CheckpointRef(final, 6), events[^1].Result!.Checkpoint);
+        var local = Path.Combine(harness.WorkRoot, "verify");
+        await harness.Store.DownloadCheckpointAsync(final, local); // verifies every file
+        Assert.Equal(6, Checkpoint.ReadState(local)!.Step);
+        Assert.DoesNotContain(await harness.Store.ListAsync(final + "/"), p => p == weights); // the corrupt copy is gone
+    }
+}
