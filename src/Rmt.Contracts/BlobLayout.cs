@@ -41,6 +41,12 @@ public static class BlobLayout
     public static string Claim(string runId, string stage, int attempt) =>
         $"{StageArtifacts(runId, stage)}/claims/attempt-{attempt.ToString(CultureInfo.InvariantCulture)}.json";
 
+    /// <summary>runs/{runId}/{stage}/stops/attempt-{n}.txt: written by the orchestration when it gives an
+    /// attempt up (timed out and superseded by the next one, or the stage ended without it). The job checks
+    /// it before claiming, before training and at every checkpoint, and stops without saving.</summary>
+    public static string AttemptStopMarker(string runId, string stage, int attempt) =>
+        $"{StageArtifacts(runId, stage)}/stops/attempt-{attempt.ToString(CultureInfo.InvariantCulture)}.txt";
+
     /// <summary>The step of a checkpoint folder name ("step-120" gives 120), or null.</summary>
     public static long? StepOf(string checkpointPath)
     {

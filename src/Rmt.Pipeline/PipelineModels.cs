@@ -113,6 +113,9 @@ public sealed record DrainInput(string RunId, string Stage, string? TraceParent 
 /// <summary>The new events of one stage (any attempt: the fold filters), and whether a cancel marker exists.</summary>
 public sealed record DrainResult(IReadOnlyList<StageEvent> Events, int DrainedTotal, bool CancelRequested);
 
+/// <summary>An attempt the orchestration gave up, and why (written into its stop marker).</summary>
+public sealed record StopAttemptInput(string RunId, string Stage, int Attempt, string Reason, string? TraceParent = null);
+
 public sealed record CancelMarkerInput(string RunId, string? Reason, string? TraceParent = null);
 
 public sealed record ReportInput(

@@ -13,7 +13,7 @@ public sealed class FunctionAppShapeTests
     [
         PipelineNames.PipelineOrchestrator, PipelineNames.StageOrchestrator, PipelineNames.ValidateRequestActivity,
         PipelineNames.DispatchJobActivity, PipelineNames.DrainEventsActivity, PipelineNames.WriteCancelMarkerActivity,
-        PipelineNames.WriteReportActivity,
+        PipelineNames.StopAttemptActivity, PipelineNames.WriteReportActivity,
     ];
 
     private static IEnumerable<(string Name, MethodInfo Method)> Functions() =>

@@ -4,8 +4,9 @@ using Rmt.Training.Checkpoints;
 
 namespace Rmt.Jobs.Tests;
 
-/// <summary>Faults of the job's lifecycle that once lost work or stalled a stage: a claim whose reply
-/// was lost after Blob Storage created it, and a corrupt final checkpoint.</summary>
+/// <summary>Faults of the job's lifecycle that once lost work, stalled a stage or let two attempts race:
+/// a claim whose reply was lost after Blob Storage created it, a corrupt final checkpoint, and an
+/// attempt the orchestration gave up (its stop marker).</summary>
 [Collection(AzuriteCollection.Name)]
 public sealed class JobFaultTests(AzuriteFixture azurite)
 {
@@ -59,5 +60,49 @@ public sealed class JobFaultTests(AzuriteFixture azurite)
         await harness.Store.DownloadCheckpointAsync(final, local); // verifies every file
         Assert.Equal(6, Checkpoint.ReadState(local)!.Step);
         Assert.DoesNotContain(await harness.Store.ListAsync(final + "/"), p => p == weights); // the corrupt copy is gone
+    }
+
+    [Fact]
+    public async Task An_attempt_given_up_by_the_orchestration_stops_without_writing_its_next_checkpoint()
+    {
+        await using var harness = JobHarness.Create(azurite);
+        var runId = TinyJobs.RunId("superseded");
+        await TinyJobs.UploadCorpusAsync(harness.Store, runId);
+        using var stop = new JobStopSignal();
+        // The orchestration times attempt 1 out while it trains step 3 and dispatches attempt 2.
+        var runner = harness.Runner(TinyJobs.Executors, onEvent: e =>
+        {
+            if (e.Kind == StageEventKind.Progress && e.Progress!.Step == 3)
+                harness.Store.TryCreateTextAsync(BlobLayout.AttemptStopMarker(runId, "pretrain", 1), "attempt 1 timed out").GetAwaiter().GetResult();
+        });
+
+        var outcome = await runner.RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(runId, steps: 6, checkpointEvery: 2)), "attempt 1", stop, CancellationToken.None);
+
+        Assert.Equal(JobExitCode.Superseded, outcome.ExitCode);
+        Assert.Contains("attempt 1 timed out", outcome.Summary, StringComparison.Ordinal);
+        Assert.Equal([2L], (await harness.Store.ListCheckpointsAsync(runId, "pretrain")).Select(c => c.Step)); // no step 4
+        var events = await harness.DrainAsync(runId);
+        Assert.Equal([2L], events.Where(e => e.Kind == StageEventKind.CheckpointSaved).Select(e => e.Checkpoint!.Step));
+        Assert.Equal((FailureKind.Cancelled, false), (events[^1].Failure!.Kind, events[^1].Failure!.Retryable));
+        Assert.Null(await harness.Store.ReadTextAsync(JobBlobs.StageResult(runId, "pretrain")));
+    }
+
+    [Fact]
+    public async Task A_queued_job_of_a_given_up_attempt_exits_without_claiming_or_training()
+    {
+        await using var harness = JobHarness.Create(azurite);
+        var runId = TinyJobs.RunId("deadrun");
+        await TinyJobs.UploadCorpusAsync(harness.Store, runId);
+        await harness.Cloud.Jobs.SendAsync(TinyJobs.Pretrain(runId, steps: 2));
+        await harness.Store.TryCreateTextAsync(BlobLayout.AttemptStopMarker(runId, "pretrain", 1), "stage 'pretrain' failed: all 3 attempts were used");
+        using var stop = new JobStopSignal();
+
+        var outcome = await harness.Runner(TinyJobs.Executors).RunNextAsync(harness.Cloud.Jobs, stop, CancellationToken.None);
+
+        Assert.Equal(JobExitCode.Superseded, outcome.ExitCode);
+        Assert.Empty(await harness.DrainAsync(runId));
+        Assert.False(await harness.Store.ExistsAsync(BlobLayout.Claim(runId, "pretrain", 1)));
+        Assert.Empty(await harness.Store.ListCheckpointsAsync(runId, "pretrain"));
+        Assert.Null(await harness.Cloud.Jobs.ReceiveAsync(TimeSpan.Zero)); // settled: it never comes back
     }
 }

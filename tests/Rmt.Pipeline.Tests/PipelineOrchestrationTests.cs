@@ -142,6 +142,9 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
         Assert.Contains("disk full on try 3", message);
         Assert.Equal([1, 2, 3], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
         Assert.Empty(host.JobsOf(PipelineStages.PostTrain));
+        // Every attempt given up has its stop marker: a message of this dead stage still queued never trains.
+        foreach (var attempt in new[] { 1, 2, 3 })
+            Assert.Contains($"disk full on try {attempt}", await host.Store.ReadTextAsync(BlobLayout.AttemptStopMarker(runId, PipelineStages.MidTrain, attempt)));
         Assert.Contains("Status: **failed**", (await host.Store.ReadTextAsync(BlobLayout.RunReport(runId)))!);
         var view = await host.WaitForStatusAsync(runId, v => v.Status == "failed");
         Assert.Contains("all 3 attempts", view.Failure);
@@ -196,7 +199,13 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
         await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
         {
             if (job.Stage == PipelineStages.MidTrain && job.Attempt == 1)
-                await t.PublishAsync(Event(job, 1, StageEventKind.Accepted)); // then the job dies without a word
+                await t.PublishAsync(Event(job, 1, StageEventKind.Accepted)); // then the job goes silent
+            else if (job.Stage == PipelineStages.MidTrain)
+            {
+                // Attempt 1's stop marker was written before attempt 2 was dispatched.
+                Assert.True(await t.Store.ExistsAsync(BlobLayout.AttemptStopMarker(job.RunId, job.Stage, 1)));
+                await t.CompleteAsync(job);
+            }
             else
                 await t.CompleteAsync(job);
         });
@@ -208,6 +217,9 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
         var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
         Assert.Equal((Outcomes.Completed, 2), (midTrain.Status, midTrain.Attempts));
         Assert.Equal([1, 2], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
+        Assert.Empty(host.Trainer.Errors);
+        Assert.Contains("attempt 1 timed out", await host.Store.ReadTextAsync(BlobLayout.AttemptStopMarker(runId, PipelineStages.MidTrain, 1)));
+        Assert.False(await host.Store.ExistsAsync(BlobLayout.AttemptStopMarker(runId, PipelineStages.MidTrain, 2))); // the completed one
     }
 
     [Fact]

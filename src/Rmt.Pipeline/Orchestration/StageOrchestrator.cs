@@ -13,7 +13,9 @@ namespace Rmt.Pipeline;
 /// than the stage timeout starts the next attempt, which resumes from the stage's newest checkpoint on
 /// its own. A non-retryable failure or the last attempt ends the stage as failed with the reasons of
 /// every attempt. A "cancel" event (or a cancel marker in Blob) writes the marker, which the job obeys,
-/// and ends the stage as cancelled. After MaxPollsPerGeneration polls the orchestration continues as
+/// and ends the stage as cancelled. Every attempt given up (failed, timed out, cancelled) gets its stop
+/// marker (<see cref="StopAttemptActivity"/>) before anything else happens, so a silent attempt that is
+/// still alive, or still queued, stops without saving instead of racing the next attempt. After MaxPollsPerGeneration polls the orchestration continues as
 /// new with its state, so its history stays bounded however long training takes.
 ///
 /// Deterministic: time comes from context.CurrentUtcDateTime, waiting from durable timers, all I/O from
@@ -66,6 +68,8 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
                     var failure = StageEventFolder.DescribeFailure(state.Fold, decision, monitor.StageTimeout);
                     var failures = state.AttemptFailures.Append(failure).ToList();
                     log.LogWarning("Stage {Stage} of run {RunId}: {Failure}", job.Stage, job.RunId, failure);
+                    // A silent attempt may still be alive (or still queued): it must stop before the next one starts.
+                    await StopAttemptAsync(context, input, state.Attempt, failure);
                     if (decision == StageDecision.FailedFinal || state.Try >= monitor.MaxAttempts)
                     {
                         var why = decision == StageDecision.FailedFinal
@@ -111,10 +115,17 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
         var job = input.Job;
         await context.CallActivityAsync<bool>(
             PipelineNames.WriteCancelMarkerActivity, new CancelMarkerInput(job.RunId, reason, job.TraceParent), ActivityOptions.For(input.Monitor));
+        await StopAttemptAsync(context, input, state.Attempt, $"the run was cancelled: {reason}");
         var why = $"stage '{job.Stage}' was cancelled during attempt {state.Try}: {reason}";
         SetStatus(context, input, state, why, Outcomes.Cancelled);
         return new StageOutcome(job.Stage, job.Kind, Outcomes.Cancelled, state.Try, null, state.Fold.Progress, why);
     }
+
+    /// <summary>Writes the attempt's stop marker: the job of an attempt this orchestration gave up stops
+    /// (or never starts) without saving a checkpoint.</summary>
+    private static Task StopAttemptAsync(TaskOrchestrationContext context, StageInput input, int attempt, string reason) =>
+        context.CallActivityAsync<bool>(PipelineNames.StopAttemptActivity,
+            new StopAttemptInput(input.Job.RunId, input.Job.Stage, attempt, reason, input.Job.TraceParent), ActivityOptions.For(input.Monitor));
 
     private static void SetStatus(TaskOrchestrationContext context, StageInput input, StageRunState state, string? message, string phase = Phases.Running) =>
         context.SetCustomStatus(new PipelineCustomStatus(
