@@ -47,6 +47,11 @@ public static class BlobLayout
     public static string AttemptStopMarker(string runId, string stage, int attempt) =>
         $"{StageArtifacts(runId, stage)}/stops/attempt-{attempt.ToString(CultureInfo.InvariantCulture)}.txt";
 
+    /// <summary>runs/{runId}/datasets/{sha256 of the path, 16 hex}.txt: the hash a run's dataset had when
+    /// the run first used it ("{path} sha256 {hex}"); every later stage and attempt checks it.</summary>
+    public static string DatasetPin(string runId, string datasetPath) =>
+        $"{Run(runId)}/datasets/{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(datasetPath)))[..16]}.txt";
+
     /// <summary>The step of a checkpoint folder name ("step-120" gives 120), or null.</summary>
     public static long? StepOf(string checkpointPath)
     {

@@ -299,12 +299,14 @@ public sealed class JobRunner
             if (_job.Dataset is not null)
             {
                 var dataset = await inputs.DownloadDatasetAsync(_job.Dataset, Path.Combine(inputDir, "dataset"), "dataset", downloads.Token);
+                await inputs.PinDatasetAsync(_job.RunId, dataset, "dataset", downloads.Token);
                 _datasets.Add(dataset);
                 datasetPath = dataset.LocalPath;
             }
             if (_job.EvalDataset is not null)
             {
                 var dataset = await inputs.DownloadDatasetAsync(_job.EvalDataset, Path.Combine(inputDir, "eval-dataset"), "evalDataset", downloads.Token);
+                await inputs.PinDatasetAsync(_job.RunId, dataset, "evalDataset", downloads.Token);
                 _datasets.Add(dataset);
                 evalDatasetPath = dataset.LocalPath;
             }
@@ -314,7 +316,7 @@ public sealed class JobRunner
                 await inputs.DownloadBaseCheckpointAsync(_job.BaseCheckpoint, baseDir, downloads.Token);
             }
             _phase = FailureClassifier.Phase.Training; // our own checkpoints failing is not the job's fault
-            var search = await inputs.FindResumePointAsync(_job.RunId, _job.Stage, Path.Combine(_workDir, "resume"), downloads.Token);
+            var search = await inputs.FindResumePointAsync(_job, Path.Combine(_workDir, "resume"), downloads.Token);
             var resumeNote = search.Describe();
             _lastCheckpoint = search.Resume?.Checkpoint;
             Logger.LogInformation("job {MessageId}: {Note}; {Total} steps in all", _job.MessageId, resumeNote, _totalSteps);

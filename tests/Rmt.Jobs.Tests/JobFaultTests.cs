@@ -105,4 +105,56 @@ public sealed class JobFaultTests(AzuriteFixture azurite)
         Assert.Empty(await harness.Store.ListCheckpointsAsync(runId, "pretrain"));
         Assert.Null(await harness.Cloud.Jobs.ReceiveAsync(TimeSpan.Zero)); // settled: it never comes back
     }
+
+    /// <summary>Attempt 1 of a 6-step pretrain dies right after its step-3 checkpoint.</summary>
+    private static async Task KillAfterFirstCheckpointAsync(JobHarness harness, string runId)
+    {
+        using var stop = new JobStopSignal();
+        using var kill = new CancellationTokenSource();
+        var first = harness.Runner(TinyJobs.Executors, onEvent: e =>
+        {
+            if (e.Kind == StageEventKind.CheckpointSaved) kill.Cancel();
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            first.RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(runId)), "attempt 1", stop, kill.Token));
+        await harness.DrainAsync(runId);
+    }
+
+    [Fact]
+    public async Task Resume_refuses_a_checkpoint_saved_under_another_stage_config()
+    {
+        await using var harness = JobHarness.Create(azurite);
+        var runId = TinyJobs.RunId("otherconfig");
+        await TinyJobs.UploadCorpusAsync(harness.Store, runId);
+        await KillAfterFirstCheckpointAsync(harness, runId);
+        var changed = TinyJobs.Pretrain(runId, attempt: 2);
+        changed = changed with { Pretrain = changed.Pretrain! with { Schedule = changed.Pretrain.Schedule with { LearningRate = 1e-2 } } };
+        using var stop = new JobStopSignal();
+
+        var outcome = await harness.Runner(TinyJobs.Executors).RunJsonAsync(RmtJson.Serialize(changed), "attempt 2", stop, CancellationToken.None);
+
+        Assert.Equal(JobExitCode.FailedPermanent, outcome.ExitCode);
+        Assert.Equal(FailureKind.InvalidInput, outcome.Failure!.Kind);
+        Assert.Contains("was saved by a job with a different stage config (pretrain differ)", outcome.Summary, StringComparison.Ordinal);
+        Assert.Equal([3L], (await harness.Store.ListCheckpointsAsync(runId, "pretrain")).Select(c => c.Step)); // nothing trained on top
+    }
+
+    [Fact]
+    public async Task A_dataset_replaced_during_a_run_fails_the_next_attempt_instead_of_training_on_other_data()
+    {
+        await using var harness = JobHarness.Create(azurite);
+        var runId = TinyJobs.RunId("datasetpin");
+        await TinyJobs.UploadCorpusAsync(harness.Store, runId);
+        await KillAfterFirstCheckpointAsync(harness, runId);
+        await harness.Store.WriteTextAsync(TinyJobs.DatasetOf(runId), TinyJobs.Corpus().ToUpperInvariant());
+        using var stop = new JobStopSignal();
+
+        var outcome = await harness.Runner(TinyJobs.Executors).RunJsonAsync(
+            RmtJson.Serialize(TinyJobs.Pretrain(runId, attempt: 2)), "attempt 2", stop, CancellationToken.None);
+
+        Assert.Equal(JobExitCode.FailedPermanent, outcome.ExitCode);
+        Assert.Equal(FailureKind.InvalidInput, outcome.Failure!.Kind);
+        Assert.Contains($"changed during run '{runId}'", outcome.Summary, StringComparison.Ordinal);
+        Assert.Contains(BlobLayout.DatasetPin(runId, TinyJobs.DatasetOf(runId)), outcome.Summary, StringComparison.Ordinal);
+    }
 }

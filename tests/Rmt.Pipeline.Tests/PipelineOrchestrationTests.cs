@@ -175,6 +175,30 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_finished_run_id_is_not_reused_for_another_request()
+    {
+        await using var host = await PipelineTestHost.StartAsync(azurite);
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("reused"));
+        AssertCompleted(await host.WaitAsync(runId));
+        var other = PipelineTestHost.Request("reused") with { MidTrain = new MidTrainConfig(NtpWeight: 0.5) };
+
+        var refused = await host.Handlers.SubmitAsync(other, "http://localhost/api");
+
+        Assert.Equal(409, refused.StatusCode);
+        Assert.Contains("midTrain differ", refused.Json, StringComparison.Ordinal);
+        // Without the durable history (purged), the recorded request.json still refuses it.
+        await host.Client.PurgeInstanceAsync(runId);
+        await host.SubmitAsync(other);
+        var failed = await host.WaitAsync(runId);
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, failed.RuntimeStatus);
+        Assert.Contains("was first submitted with another request (midTrain differ", failed.FailureDetails!.ErrorMessage, StringComparison.Ordinal);
+        // The same request again is a resume, and is accepted.
+        await host.Client.PurgeInstanceAsync(runId);
+        await host.SubmitAsync(PipelineTestHost.Request("reused"));
+        AssertCompleted(await host.WaitAsync(runId));
+    }
+
+    [Fact]
     public async Task A_non_retryable_failure_is_not_retried()
     {
         await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>

@@ -59,9 +59,17 @@ public sealed class PipelineHandlers(DurableTaskClient client, ILogger<PipelineH
         var traceParent = PipelineTelemetry.CurrentTraceParent();
 
         var runId = request.RunId ?? NewRunId(DateTime.UtcNow);
-        if (await client.GetInstanceAsync(runId, getInputsAndOutputs: false, ct) is { } existing && IsActive(existing.RuntimeStatus))
+        var existing = await client.GetInstanceAsync(runId, getInputsAndOutputs: true, ct);
+        if (existing is not null && IsActive(existing.RuntimeStatus))
             return HandlerResult.Problem(409, "The run is still going",
                 $"run '{runId}' is {Name(existing.RuntimeStatus)}; cancel it first or submit with another runId", "runId", RunUri(apiBase, runId));
+        // A finished run id may be resubmitted to resume it, with the same request only: its checkpoints,
+        // claims and pinned datasets belong to that request. (ValidateRequestActivity checks request.json too.)
+        if (existing?.Name == PipelineNames.PipelineOrchestrator && existing.ReadInputAs<PipelineInput>()?.Request is { } earlier
+            && RmtJson.DifferingFields(RmtJson.Serialize(earlier), RmtJson.Serialize(request with { RunId = runId })) is { Count: > 0 } fields)
+            return HandlerResult.Problem(409, "The run id belongs to another request",
+                $"run '{runId}' was submitted with another request ({string.Join(", ", fields)} differ); resubmit the same request to resume it, or use a new runId",
+                "runId", RunUri(apiBase, runId));
 
         var input = new PipelineInput(runId, request with { RunId = runId }, _monitor(request), traceParent);
         await client.ScheduleNewOrchestrationInstanceAsync(PipelineNames.PipelineOrchestrator, input, new StartOrchestrationOptions(runId), ct);
