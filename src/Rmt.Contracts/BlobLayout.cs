@@ -71,6 +71,9 @@ public static class BlobLayout
         return (blobPath[..slash], blobPath[(slash + 1)..].TrimEnd('/'));
     }
 
+    /// <summary>The longest blob path accepted: Blob Storage allows names of up to 1024 characters.</summary>
+    public const int MaxPathLength = 1024;
+
     public static void Validate(string? blobPath, string field)
     {
         Validation.NotEmpty(blobPath, field);
@@ -84,5 +87,7 @@ public static class BlobLayout
                 $"{field} '{blobPath}' names container '{container}'; use one of {string.Join(", ", Containers)}");
         if (blobPath.Contains("..", StringComparison.Ordinal) || blobPath.Contains('\\', StringComparison.Ordinal))
             throw new ContractException($"{field} '{blobPath}' may not contain '..' or backslashes");
+        if (blobPath.Length > MaxPathLength)
+            throw new ContractException($"{field} is {blobPath.Length} characters long; blob paths are at most {MaxPathLength} (Blob Storage's limit on names)");
     }
 }

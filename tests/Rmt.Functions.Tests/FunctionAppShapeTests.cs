@@ -33,6 +33,18 @@ public sealed class FunctionAppShapeTests
     }
 
     [Fact]
+    public void Every_HTTP_trigger_requires_a_key()
+    {
+        var triggers = Functions()
+            .SelectMany(f => f.Method.GetParameters().Select(p => (f.Name, Trigger: p.GetCustomAttribute<HttpTriggerAttribute>())))
+            .Where(t => t.Trigger is not null)
+            .ToList();
+
+        Assert.NotEmpty(triggers);
+        Assert.All(triggers, t => Assert.True(t.Trigger!.AuthLevel != AuthorizationLevel.Anonymous, $"HTTP function {t.Name} is anonymous"));
+    }
+
+    [Fact]
     public void The_timer_reads_its_cron_from_the_schedule_setting()
     {
         var timer = Functions().Single(f => f.Name == "ScheduledRetraining").Method;

@@ -20,6 +20,24 @@ public sealed class PipelineHandlers(DurableTaskClient client, ILogger<PipelineH
     /// <summary>Prefix of the run ids the schedule starts; a scheduled run is skipped while one of these runs.</summary>
     public const string ScheduledRunPrefix = "sched-";
 
+    /// <summary>The largest request body accepted: a pipeline request is a few kilobytes.</summary>
+    public const int MaxRequestBodyBytes = 64 * 1024;
+
+    /// <summary>Reads a request body, at most <see cref="MaxRequestBodyBytes"/> of it; null when it is
+    /// longer (answer <see cref="BodyTooLarge"/>). Never buffers more than the bound.</summary>
+    public static async Task<string?> ReadBodyAsync(Stream body, CancellationToken ct)
+    {
+        var buffer = new byte[MaxRequestBodyBytes + 1];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = await body.ReadAsync(buffer.AsMemory(length), ct)) > 0)
+            length += read;
+        return length > MaxRequestBodyBytes ? null : System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+    }
+
+    public static HandlerResult BodyTooLarge() => HandlerResult.Problem(413, "The request body is too large",
+        $"the body is longer than {MaxRequestBodyBytes} bytes; a pipeline request is a few kilobytes (datasets are blob paths, not content)", "body");
+
     public static readonly IReadOnlyList<string> StatusNames = ["pending", "running", "completed", "failed", "cancelled", "terminated", "suspended"];
 
     private readonly ILogger _log = log ?? NullLogger<PipelineHandlers>.Instance;
