@@ -199,6 +199,34 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task An_event_stream_outage_longer_than_the_old_retries_does_not_fail_the_run()
+    {
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
+        {
+            if (job.Stage != PipelineStages.MidTrain)
+            {
+                await t.CompleteAsync(job);
+                return;
+            }
+            await t.PublishAsync(Event(job, 1, StageEventKind.Accepted));
+            await t.WaitForDrainsAsync(1);
+            t.Events.OutageUntil = DateTime.UtcNow.AddSeconds(3); // the job keeps training meanwhile
+            await t.CompleteAsync(job);
+        }, PipelineTestHost.FastMonitor with { StageTimeout = TimeSpan.FromSeconds(30) });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("outage"));
+        var done = await host.WaitAsync(runId);
+
+        AssertCompleted(done);
+        Assert.True(host.Events.FailedDrains > 3, $"only {host.Events.FailedDrains} drains failed; the outage did not happen");
+        var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
+        Assert.Equal((Outcomes.Completed, 1), (midTrain.Status, midTrain.Attempts));
+        // In production the same policy rides out two minutes; a 60 s outage never fails a run.
+        Assert.True(ActivityOptions.TotalWait(MonitorSettings.From(null)) >= TimeSpan.FromSeconds(90));
+        Assert.True(ActivityOptions.TotalWait(MonitorSettings.From(null)) <= TimeSpan.FromMinutes(5));
+    }
+
+    [Fact]
     public async Task A_non_retryable_failure_is_not_retried()
     {
         await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>

@@ -133,12 +133,32 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
             context.InstanceId, state.Fold.Progress, state.Fold.Checkpoint, message, context.CurrentUtcDateTime));
 }
 
-/// <summary>Retries of the pipeline's activities: storage hiccups should not fail a run.</summary>
+/// <summary>Retries of the pipeline's activities: a storage or Service Bus outage of a minute or two must
+/// not fail a run whose GPU job keeps training. Capped exponential backoff, bounded in total: the first
+/// retry after min(poll interval, 2 s), doubling to at most 30 s, <see cref="MaxAttempts"/> tries. In
+/// production that waits 2+4+8+16+30+30+30 = 120 s before the activity's failure reaches the stage;
+/// tests with a 50 ms poll interval ride out about 6 s.</summary>
 internal static class ActivityOptions
 {
+    public const int MaxAttempts = 8;
+    public static readonly TimeSpan MaxInterval = TimeSpan.FromSeconds(30);
+
     public static TaskOptions For(MonitorSettings monitor)
     {
         var first = monitor.PollInterval < TimeSpan.FromSeconds(2) ? monitor.PollInterval : TimeSpan.FromSeconds(2);
-        return TaskOptions.FromRetryPolicy(new RetryPolicy(4, first, backoffCoefficient: 2.0, maxRetryInterval: TimeSpan.FromSeconds(30)));
+        return TaskOptions.FromRetryPolicy(new RetryPolicy(MaxAttempts, first, backoffCoefficient: 2.0, maxRetryInterval: MaxInterval));
+    }
+
+    /// <summary>How long the retries wait in all before giving up: the outage an activity survives.</summary>
+    public static TimeSpan TotalWait(MonitorSettings monitor)
+    {
+        var policy = For(monitor).Retry!.Policy!;
+        var total = TimeSpan.Zero;
+        for (var retry = 0; retry < policy.MaxNumberOfAttempts - 1; retry++)
+        {
+            var delay = policy.FirstRetryInterval * Math.Pow(policy.BackoffCoefficient, retry);
+            total += delay < policy.MaxRetryInterval ? delay : policy.MaxRetryInterval;
+        }
+        return total;
     }
 }
