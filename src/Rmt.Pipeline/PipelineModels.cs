@@ -61,7 +61,8 @@ public sealed record StageRunState(
     DateTime AttemptStartedAt,       // orchestration time of the dispatch
     StageFold Fold,
     int Generation,
-    IReadOnlyList<string> AttemptFailures); // one line per failed attempt, for the final reason
+    IReadOnlyList<string> AttemptFailures, // one line per failed attempt, for the final reason
+    int Preemptions = 0);            // attempts stopped by SIGTERM (machine taken back): they do not use up MaxAttempts
 
 /// <summary>How one stage ended. Always returned (never thrown) so the pipeline can report it.</summary>
 public sealed record StageOutcome(

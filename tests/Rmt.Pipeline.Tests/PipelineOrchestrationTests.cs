@@ -227,6 +227,29 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Preempted_attempts_resume_without_using_up_max_attempts()
+    {
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
+        {
+            if (job.Stage == PipelineStages.MidTrain && job.Attempt <= 2)
+                await t.PublishAsync(Event(job, 1, StageEventKind.Started), Failed(job, 2, retryable: true) with
+                {
+                    Failure = new StageFailure(FailureKind.Cancelled, "stopped by SIGTERM (the platform took the machine back)", Retryable: true),
+                });
+            else
+                await t.CompleteAsync(job);
+        }, PipelineTestHost.FastMonitor with { MaxAttempts = 1 });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("preempted"));
+        var done = await host.WaitAsync(runId);
+
+        AssertCompleted(done);
+        Assert.Equal([1, 2, 3], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
+        var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
+        Assert.Equal((Outcomes.Completed, 1), (midTrain.Status, midTrain.Attempts));
+    }
+
+    [Fact]
     public async Task A_non_retryable_failure_is_not_retried()
     {
         await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>

@@ -12,7 +12,8 @@ namespace Rmt.Pipeline;
 /// status; durable timer }. A completed event ends the stage. A retryable failure or silence for longer
 /// than the stage timeout starts the next attempt, which resumes from the stage's newest checkpoint on
 /// its own. A non-retryable failure or the last attempt ends the stage as failed with the reasons of
-/// every attempt. A "cancel" event (or a cancel marker in Blob) writes the marker, which the job obeys,
+/// every attempt. An attempt preempted by SIGTERM (a retryable 'cancelled' failure, after its checkpoint)
+/// is resumed without counting against MaxAttempts, up to <see cref="MaxPreemptions"/> times. A "cancel" event (or a cancel marker in Blob) writes the marker, which the job obeys,
 /// and ends the stage as cancelled. Every attempt given up (failed, timed out, cancelled) gets its stop
 /// marker (<see cref="StopAttemptActivity"/>) before anything else happens, so a silent attempt that is
 /// still alive, or still queued, stops without saving instead of racing the next attempt. After MaxPollsPerGeneration polls the orchestration continues as
@@ -37,8 +38,9 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
             if (!state.Dispatched)
             {
                 SetStatus(context, input, state, $"dispatching attempt {state.Try}");
+                var dispatchId = state.Preemptions == 0 ? $"{context.InstanceId}#{state.Try}" : $"{context.InstanceId}#{state.Try}p{state.Preemptions}";
                 var dispatched = await context.CallActivityAsync<DispatchResult>(PipelineNames.DispatchJobActivity,
-                    new DispatchInput(job with { Attempt = state.Attempt }, $"{context.InstanceId}#{state.Try}"), activityOptions);
+                    new DispatchInput(job with { Attempt = state.Attempt }, dispatchId), activityOptions);
                 state = state with
                 {
                     Attempt = dispatched.Attempt, Dispatched = true, AttemptStartedAt = context.CurrentUtcDateTime,
@@ -70,6 +72,14 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
                     log.LogWarning("Stage {Stage} of run {RunId}: {Failure}", job.Stage, job.RunId, failure);
                     // A silent attempt may still be alive (or still queued): it must stop before the next one starts.
                     await StopAttemptAsync(context, input, state.Attempt, failure);
+                    if (IsPreemption(state.Fold) && state.Preemptions < MaxPreemptions)
+                    {
+                        // SIGTERM took the machine back after a checkpoint: not the stage's fault, so the
+                        // next attempt resumes without using up one of MaxAttempts (bounded by MaxPreemptions).
+                        log.LogWarning("Stage {Stage} of run {RunId}: attempt {Attempt} was preempted; resuming without counting it", job.Stage, job.RunId, state.Attempt);
+                        state = state with { Attempt = state.Attempt + 1, Dispatched = false, AttemptStartedAt = now, Preemptions = state.Preemptions + 1 };
+                        continue;
+                    }
                     if (decision == StageDecision.FailedFinal || state.Try >= monitor.MaxAttempts)
                     {
                         var why = decision == StageDecision.FailedFinal
@@ -120,6 +130,15 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
         SetStatus(context, input, state, why, Outcomes.Cancelled);
         return new StageOutcome(job.Stage, job.Kind, Outcomes.Cancelled, state.Try, null, state.Fold.Progress, why);
     }
+
+    /// <summary>Preemptions a stage may have on top of MaxAttempts: a machine that keeps being taken back
+    /// still ends the stage eventually.</summary>
+    public const int MaxPreemptions = 20;
+
+    /// <summary>The attempt ended with a retryable 'cancelled' failure: SIGTERM (preemption, scale-in,
+    /// replica timeout) after the job saved a checkpoint. A user's cancel is not retryable.</summary>
+    private static bool IsPreemption(StageFold fold) =>
+        fold.Terminal?.Failure is { Kind: FailureKind.Cancelled, Retryable: true };
 
     /// <summary>Writes the attempt's stop marker: the job of an attempt this orchestration gave up stops
     /// (or never starts) without saving a checkpoint.</summary>
