@@ -35,16 +35,9 @@ public sealed class JobFaultTests(AzuriteFixture azurite)
         await using var harness = JobHarness.Create(azurite);
         var runId = TinyJobs.RunId("corruptfinal");
         await TinyJobs.UploadCorpusAsync(harness.Store, runId);
-        using var stop = new JobStopSignal();
-        using var kill = new CancellationTokenSource();
         // Attempt 1 dies right after uploading its final checkpoint (step 6), before result.json.
-        var first = harness.Runner(TinyJobs.Executors, onEvent: e =>
-        {
-            if (e.Kind == StageEventKind.CheckpointSaved && e.Checkpoint!.Step == 6) kill.Cancel();
-        });
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            first.RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(runId, steps: 6, checkpointEvery: 2)), "attempt 1", stop, kill.Token));
-        await harness.DrainAsync(runId);
+        await KillAfterCheckpointAsync(harness, TinyJobs.Pretrain(runId, steps: 6, checkpointEvery: 2), step: 6);
+        using var stop = new JobStopSignal();
         var final = BlobLayout.Checkpoint(runId, "pretrain", 6);
         var weights = (await harness.Store.ListAsync(final + "/")).Single(p => p.EndsWith("/model.safetensors", StringComparison.Ordinal));
         await harness.Store.WriteTextAsync(weights, "not the weights any more");
@@ -106,19 +99,24 @@ public sealed class JobFaultTests(AzuriteFixture azurite)
         Assert.Null(await harness.Cloud.Jobs.ReceiveAsync(TimeSpan.Zero)); // settled: it never comes back
     }
 
-    /// <summary>Attempt 1 of a 6-step pretrain dies right after its step-3 checkpoint.</summary>
-    private static async Task KillAfterFirstCheckpointAsync(JobHarness harness, string runId)
+    /// <summary>Runs <paramref name="job"/> until its checkpoint at <paramref name="step"/> is uploaded, then
+    /// kills it (nothing more is saved or published), and drains its events.</summary>
+    private static async Task KillAfterCheckpointAsync(JobHarness harness, StageJob job, long step)
     {
         using var stop = new JobStopSignal();
         using var kill = new CancellationTokenSource();
         var first = harness.Runner(TinyJobs.Executors, onEvent: e =>
         {
-            if (e.Kind == StageEventKind.CheckpointSaved) kill.Cancel();
+            if (e.Kind == StageEventKind.CheckpointSaved && e.Checkpoint!.Step == step) kill.Cancel();
         });
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            first.RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(runId)), "attempt 1", stop, kill.Token));
-        await harness.DrainAsync(runId);
+            first.RunJsonAsync(RmtJson.Serialize(job), $"attempt {job.Attempt}", stop, kill.Token));
+        await harness.DrainAsync(job.RunId);
     }
+
+    /// <summary>Attempt 1 of a 6-step pretrain dies right after its step-3 checkpoint.</summary>
+    private static Task KillAfterFirstCheckpointAsync(JobHarness harness, string runId) =>
+        KillAfterCheckpointAsync(harness, TinyJobs.Pretrain(runId), step: 3);
 
     [Fact]
     public async Task Resume_refuses_a_checkpoint_saved_under_another_stage_config()
