@@ -15,8 +15,16 @@ public interface IArtifactStore
     /// listed. Two writers racing on the same path never produce a mixed checkpoint: the first
     /// manifest committed wins, and the losers get the winner's manifest back (compare
     /// <see cref="CheckpointManifest.Writer"/>; <see cref="BlobArtifactStore"/> explains the design).
-    /// An existing checkpoint is never overwritten.</summary>
+    /// An existing checkpoint is never overwritten here (a corrupt one is replaced only by <see cref="ReplaceCorruptCheckpointAsync"/>).</summary>
     Task<CheckpointManifest> UploadCheckpointAsync(string checkpointPath, string localDir, string? writer = null, CancellationToken ct = default);
+
+    /// <summary>Replaces the committed checkpoint whose manifest is <paramref name="corrupt"/> (it failed
+    /// verification, so the step could never be used) with the files under <paramref name="localDir"/>.
+    /// The new manifest is written only while the corrupt one is still there (If-Match its ETag): of two
+    /// replacers one wins and the other gets the winner's manifest back, as with
+    /// <see cref="UploadCheckpointAsync"/>. The corrupt files are deleted once nothing lists them.</summary>
+    Task<CheckpointManifest> ReplaceCorruptCheckpointAsync(
+        string checkpointPath, string localDir, CheckpointManifest corrupt, string? writer = null, CancellationToken ct = default);
 
     /// <summary>Downloads a checkpoint into <paramref name="localDir"/> and verifies every file
     /// against its manifest. Throws <see cref="ArtifactException"/> naming the blob that is missing
@@ -37,7 +45,9 @@ public interface IArtifactStore
     /// <summary>The blob's text, or null when it does not exist.</summary>
     Task<string?> ReadTextAsync(string blobPath, CancellationToken ct = default);
 
-    /// <summary>Creates the blob only if it does not exist yet (claims, markers). False when it existed.</summary>
+    /// <summary>Creates the blob only if it does not exist yet (claims, markers). False when it existed
+    /// with other text; true when this call created it, also when the reply was lost and the retry found
+    /// the same text there. Write text that is unique to the writer (host, process, time, nonce).</summary>
     Task<bool> TryCreateTextAsync(string blobPath, string text, CancellationToken ct = default);
 
     /// <summary>Appends lines to an append blob (events.jsonl, metrics.jsonl), creating it if needed.</summary>

@@ -41,6 +41,17 @@ public static class BlobLayout
     public static string Claim(string runId, string stage, int attempt) =>
         $"{StageArtifacts(runId, stage)}/claims/attempt-{attempt.ToString(CultureInfo.InvariantCulture)}.json";
 
+    /// <summary>runs/{runId}/{stage}/stops/attempt-{n}.txt: written by the orchestration when it gives an
+    /// attempt up (timed out and superseded by the next one, or the stage ended without it). The job checks
+    /// it before claiming, before training and at every checkpoint, and stops without saving.</summary>
+    public static string AttemptStopMarker(string runId, string stage, int attempt) =>
+        $"{StageArtifacts(runId, stage)}/stops/attempt-{attempt.ToString(CultureInfo.InvariantCulture)}.txt";
+
+    /// <summary>runs/{runId}/datasets/{sha256 of the path, 16 hex}.txt: the hash a run's dataset had when
+    /// the run first used it ("{path} sha256 {hex}"); every later stage and attempt checks it.</summary>
+    public static string DatasetPin(string runId, string datasetPath) =>
+        $"{Run(runId)}/datasets/{Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(datasetPath)))[..16]}.txt";
+
     /// <summary>The step of a checkpoint folder name ("step-120" gives 120), or null.</summary>
     public static long? StepOf(string checkpointPath)
     {
@@ -60,6 +71,9 @@ public static class BlobLayout
         return (blobPath[..slash], blobPath[(slash + 1)..].TrimEnd('/'));
     }
 
+    /// <summary>The longest blob path accepted: Blob Storage allows names of up to 1024 characters.</summary>
+    public const int MaxPathLength = 1024;
+
     public static void Validate(string? blobPath, string field)
     {
         Validation.NotEmpty(blobPath, field);
@@ -73,5 +87,7 @@ public static class BlobLayout
                 $"{field} '{blobPath}' names container '{container}'; use one of {string.Join(", ", Containers)}");
         if (blobPath.Contains("..", StringComparison.Ordinal) || blobPath.Contains('\\', StringComparison.Ordinal))
             throw new ContractException($"{field} '{blobPath}' may not contain '..' or backslashes");
+        if (blobPath.Length > MaxPathLength)
+            throw new ContractException($"{field} is {blobPath.Length} characters long; blob paths are at most {MaxPathLength} (Blob Storage's limit on names)");
     }
 }

@@ -60,6 +60,18 @@ public static class RmtJson
         return value;
     }
 
+    /// <summary>The top-level fields whose JSON values differ between two documents of RMT's dialect
+    /// (written by <see cref="Serialize"/>), in name order: what a resubmitted request or a resumed job
+    /// changed. Formatting does not count.</summary>
+    public static IReadOnlyList<string> DifferingFields(string a, string b)
+    {
+        var left = System.Text.Json.Nodes.JsonNode.Parse(a)!.AsObject();
+        var right = System.Text.Json.Nodes.JsonNode.Parse(b)!.AsObject();
+        return [.. left.Select(p => p.Key).Union(right.Select(p => p.Key))
+            .Where(key => !System.Text.Json.Nodes.JsonNode.DeepEquals(left[key], right[key]))
+            .Order(StringComparer.Ordinal)];
+    }
+
     /// <summary>Parses and validates a message or artifact that has a Validate() method.</summary>
     public static StageJob ParseJob(string json, string document) => Validated(Parse<StageJob>(json, document), j => j.Validate(), document);
     public static StageEvent ParseEvent(string json, string document) => Validated(Parse<StageEvent>(json, document), e => e.Validate(), document);

@@ -36,6 +36,10 @@ public static class DurableFunctions
     public static Task<bool> WriteCancelMarkerAsync([ActivityTrigger] CancelMarkerInput input, FunctionContext function) =>
         Activity<WriteCancelMarkerActivity>(function, PipelineNames.WriteCancelMarkerActivity).RunAsync(Context(function, PipelineNames.WriteCancelMarkerActivity), input);
 
+    [Function(PipelineNames.StopAttemptActivity)]
+    public static Task<bool> StopAttemptAsync([ActivityTrigger] StopAttemptInput input, FunctionContext function) =>
+        Activity<StopAttemptActivity>(function, PipelineNames.StopAttemptActivity).RunAsync(Context(function, PipelineNames.StopAttemptActivity), input);
+
     [Function(PipelineNames.WriteReportActivity)]
     public static Task<ReportResult> WriteReportAsync([ActivityTrigger] ReportInput input, FunctionContext function) =>
         Activity<WriteReportActivity>(function, PipelineNames.WriteReportActivity).RunAsync(Context(function, PipelineNames.WriteReportActivity), input);

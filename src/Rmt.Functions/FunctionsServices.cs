@@ -19,6 +19,7 @@ public static class FunctionsServices
         services.AddTransient<DispatchJobActivity>();
         services.AddTransient<DrainEventsActivity>();
         services.AddTransient<WriteCancelMarkerActivity>();
+        services.AddTransient<StopAttemptActivity>();
         services.AddTransient<WriteReportActivity>();
         return services;
     }

@@ -21,8 +21,8 @@ public sealed class PipelineHttpFunctions(ILogger<PipelineHandlers> log)
         [HttpTrigger(AuthorizationLevel.Function, "post", Route = "pipelines")] HttpRequest request,
         [DurableClient] DurableTaskClient client)
     {
-        using var reader = new StreamReader(request.Body);
-        var body = await reader.ReadToEndAsync(request.HttpContext.RequestAborted);
+        var body = await PipelineHandlers.ReadBodyAsync(request.Body, request.HttpContext.RequestAborted);
+        if (body is null) return Respond(request, PipelineHandlers.BodyTooLarge());
         return Respond(request, await Handlers(client).SubmitAsync(body, ApiBase(request), request.HttpContext.RequestAborted));
     }
 

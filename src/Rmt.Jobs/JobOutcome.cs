@@ -21,6 +21,10 @@ public enum JobExitCode
     /// <summary>The stage failed and a retry will fail again (bad input, training error).</summary>
     FailedPermanent = 5,
 
+    /// <summary>The orchestration gave this attempt up (its stop marker exists): nothing more was trained
+    /// or saved, so it cannot race the attempt that superseded it.</summary>
+    Superseded = 6,
+
     /// <summary>Stopped on SIGTERM, Ctrl+C or the cancel marker, after saving a checkpoint (128 + SIGINT).</summary>
     Cancelled = 130,
 }

@@ -9,8 +9,9 @@ namespace Rmt.Jobs;
 /// <list type="number">
 /// <item>take the job (queue message or file); a malformed one gets a 'failed' event when its run is
 ///   recoverable and goes to dead-letter (exit 2);</item>
-/// <item>claim it in Blob (runs/{runId}/{stage}/claims/attempt-{n}.json, create-only); a second
-///   claimant backs off (exit 3); settle the queue message right after claiming;</item>
+/// <item>unless the attempt's stop marker says the orchestration gave it up (exit 6), claim it in Blob
+///   (runs/{runId}/{stage}/claims/attempt-{n}.json, create-only); a second claimant backs off (exit 3);
+///   settle the queue message right after claiming;</item>
 /// <item>publish 'accepted', download and verify dataset and base checkpoint, resume from the newest
 ///   checkpoint of the same run and stage that verifies (saying so when a newer one did not), publish
 ///   'started';</item>
@@ -18,7 +19,8 @@ namespace Rmt.Jobs;
 ///   metrics.jsonl, every CheckpointEvery steps and at the end upload a checkpoint and publish
 ///   'checkpoint-saved';</item>
 /// <item>on a stop request (SIGTERM, Ctrl+C, cancel marker) save a checkpoint, publish 'failed'
-///   (cancelled) and return (exit 130);</item>
+///   (cancelled) and return (exit 130); on the attempt's stop marker (checked before training, by the
+///   watcher, and before every checkpoint upload) stop without saving (exit 6);</item>
 /// <item>write the report, plots and result.json, publish 'completed' (exit 0); any exception
 ///   publishes 'failed' with its kind (exit 4 retryable, 5 permanent).</item>
 /// </list>
@@ -106,10 +108,13 @@ public sealed class JobRunner
         // 1. Claim: create-only blob keyed by run/stage/attempt.
         var claimPath = BlobLayout.Claim(job.RunId, job.Stage, job.Attempt);
         var claim = new ClaimRecord(job.RunId, job.Stage, job.Attempt, _options.Host, Environment.ProcessId, _time.GetUtcNow(), job.MessageId);
+        var stopPath = BlobLayout.AttemptStopMarker(job.RunId, job.Stage, job.Attempt);
         bool claimed;
+        string? stopped;
         try
         {
-            claimed = await _store.TryCreateTextAsync(claimPath, JobsJson.Serialize(claim), ct);
+            stopped = await _store.ReadTextAsync(stopPath, ct);
+            claimed = stopped is null && await _store.TryCreateTextAsync(claimPath, JobsJson.Serialize(claim), ct);
         }
         catch (Exception e) when (FailureClassifier.IsInfrastructure(e) && !ct.IsCancellationRequested)
         {
@@ -117,6 +122,13 @@ public sealed class JobRunner
             var failure = new StageFailure(FailureKind.Infrastructure, $"could not write claim {claimPath}: {FailureClassifier.Describe(e)}", true);
             _logger.LogError("{Message}; the message stays on the queue for redelivery", failure.Message);
             return new JobOutcome(JobExitCode.FailedRetryable, failure.Message, job, Failure: failure);
+        }
+        if (stopped is not null)
+        {
+            var line = $"job {job.MessageId} was given up by the orchestration ({stopPath}: {stopped.Trim()}); this process exits without training";
+            _logger.LogWarning("{Line}", line);
+            if (settle is not null) await SettleAsync(settle, job, ct);
+            return new JobOutcome(JobExitCode.Superseded, line, job);
         }
         if (!claimed)
         {
@@ -287,12 +299,14 @@ public sealed class JobRunner
             if (_job.Dataset is not null)
             {
                 var dataset = await inputs.DownloadDatasetAsync(_job.Dataset, Path.Combine(inputDir, "dataset"), "dataset", downloads.Token);
+                await inputs.PinDatasetAsync(_job.RunId, dataset, "dataset", downloads.Token);
                 _datasets.Add(dataset);
                 datasetPath = dataset.LocalPath;
             }
             if (_job.EvalDataset is not null)
             {
                 var dataset = await inputs.DownloadDatasetAsync(_job.EvalDataset, Path.Combine(inputDir, "eval-dataset"), "evalDataset", downloads.Token);
+                await inputs.PinDatasetAsync(_job.RunId, dataset, "evalDataset", downloads.Token);
                 _datasets.Add(dataset);
                 evalDatasetPath = dataset.LocalPath;
             }
@@ -302,7 +316,7 @@ public sealed class JobRunner
                 await inputs.DownloadBaseCheckpointAsync(_job.BaseCheckpoint, baseDir, downloads.Token);
             }
             _phase = FailureClassifier.Phase.Training; // our own checkpoints failing is not the job's fault
-            var search = await inputs.FindResumePointAsync(_job.RunId, _job.Stage, Path.Combine(_workDir, "resume"), downloads.Token);
+            var search = await inputs.FindResumePointAsync(_job, Path.Combine(_workDir, "resume"), downloads.Token);
             var resumeNote = search.Describe();
             _lastCheckpoint = search.Resume?.Checkpoint;
             Logger.LogInformation("job {MessageId}: {Note}; {Total} steps in all", _job.MessageId, resumeNote, _totalSteps);
@@ -346,6 +360,8 @@ public sealed class JobRunner
                 await SaveCheckpointAsync(metrics.Step, write, ct);
             if (_stop.IsRequested)
             {
+                if (_stop.Reason == StopReason.Superseded)
+                    throw new StageStoppedException($"{_stop.Detail}; stopped at step {metrics.Step} without saving a checkpoint");
                 if (_lastCheckpoint?.Step != metrics.Step)
                     await SaveCheckpointAsync(metrics.Step, write, ct);
                 throw new StageStoppedException($"{_stop.Detail}; saved a checkpoint at step {metrics.Step}") { Checkpoint = _lastCheckpoint };
@@ -388,6 +404,9 @@ public sealed class JobRunner
 
         private async Task SaveCheckpointAsync(long step, CheckpointWriter write, CancellationToken ct)
         {
+            // A superseded attempt must not publish a checkpoint its successor could resume from or race.
+            if (await CheckStopMarkerAsync(ct))
+                throw new StageStoppedException($"{_stop.Detail}; stopped at step {step} without saving a checkpoint");
             var local = Path.Combine(_workDir, "checkpoints", $"step-{step}");
             if (Directory.Exists(local)) Directory.Delete(local, recursive: true);
             Directory.CreateDirectory(local);
@@ -396,7 +415,7 @@ public sealed class JobRunner
             var path = BlobLayout.Checkpoint(_job.RunId, _job.Stage, step);
             var manifest = await Store.UploadCheckpointAsync(path, local, Writer, ct);
             if (!await SameFilesAsync(manifest, local, ct) && !await ExistingCheckpointVerifiesAsync(path, step, manifest, ct))
-                return;
+                manifest = await Store.ReplaceCorruptCheckpointAsync(path, local, manifest, Writer, ct);
             _lastCheckpoint = new CheckpointRef(path, step);
             Logger.LogInformation("checkpoint step {Step} uploaded to {Path} ({Files} files)", step, path, manifest.Files.Count);
             await _publisher.CheckpointSavedAsync(_lastCheckpoint, ct);
@@ -422,9 +441,9 @@ public sealed class JobRunner
             return true;
         }
 
-        /// <summary>An earlier attempt committed this step first. Keep its checkpoint if it verifies;
-        /// if it is corrupted (the reason this attempt fell back past it), it cannot be replaced, so
-        /// this step goes without one and training continues to the next.</summary>
+        /// <summary>An earlier attempt committed this step first. Keep its checkpoint if it verifies; if it
+        /// is corrupted (the reason this attempt fell back past it), the caller replaces it, so the step,
+        /// often the stage's final one, is usable again.</summary>
         private async Task<bool> ExistingCheckpointVerifiesAsync(string path, long step, CheckpointManifest existing, CancellationToken ct)
         {
             var probe = Path.Combine(_workDir, "checkpoints", $"existing-step-{step}");
@@ -436,8 +455,8 @@ public sealed class JobRunner
             }
             catch (ArtifactException e)
             {
-                Logger.LogWarning("checkpoint step {Step} at {Path} was committed earlier by writer {Writer} and is corrupted; checkpoints cannot be overwritten, so step {Step} keeps none and training goes on ({Error})",
-                    step, path, existing.Writer, step, e.Message);
+                Logger.LogWarning("checkpoint step {Step} at {Path} was committed earlier by writer {Writer} and is corrupted; replacing it with this attempt's copy ({Error})",
+                    step, path, existing.Writer, e.Message);
                 return false;
             }
             finally
@@ -475,7 +494,8 @@ public sealed class JobRunner
             var failure = new StageFailure(FailureKind.Cancelled, message, _stop.Retryable);
             Logger.LogWarning("job {MessageId} stopped: {Message}", _job.MessageId, message);
             await PublishFailureAsync(failure, checkpoint);
-            return new JobOutcome(JobExitCode.Cancelled, message, _job, Failure: failure);
+            return new JobOutcome(_stop.Reason == StopReason.Superseded ? JobExitCode.Superseded : JobExitCode.Cancelled,
+                message, _job, Failure: failure);
         }
 
         /// <summary>The last word of an attempt: tried hard, never thrown (the exit code still tells).</summary>
@@ -492,13 +512,25 @@ public sealed class JobRunner
             }
         }
 
+        /// <summary>The run's cancel marker and this attempt's stop marker; either requests a stop.</summary>
         private async Task CheckCancelMarkerAsync(CancellationToken ct)
         {
             var marker = BlobLayout.CancelMarker(_job.RunId);
             var text = await Store.ReadTextAsync(marker, ct);
             if (text is not null)
                 _stop.Request(StopReason.UserCancel, $"the run was cancelled ({marker}{(string.IsNullOrWhiteSpace(text) ? "" : ": " + text.Trim())})");
+            await CheckStopMarkerAsync(ct);
             _stop.Token.ThrowIfCancellationRequested();
+        }
+
+        /// <summary>Whether the orchestration gave this attempt up (requests a Superseded stop if so).</summary>
+        private async Task<bool> CheckStopMarkerAsync(CancellationToken ct)
+        {
+            var marker = BlobLayout.AttemptStopMarker(_job.RunId, _job.Stage, _job.Attempt);
+            var text = await Store.ReadTextAsync(marker, ct);
+            if (text is null) return false;
+            _stop.Request(StopReason.Superseded, $"the orchestration gave attempt {_job.Attempt} up ({marker}: {text.Trim()})");
+            return _stop.Reason == StopReason.Superseded;
         }
 
         private async Task WatchCancelMarkerAsync(CancellationToken ct)

@@ -6,8 +6,17 @@ namespace Rmt.Jobs;
 /// shorten the intervals.</summary>
 public sealed record JobRunnerOptions
 {
-    /// <summary>Local scratch root; each attempt works in {WorkRoot}/{runId}/{stage}/attempt-{n}.</summary>
-    public string WorkRoot { get; init; } = Path.Combine(Path.GetTempPath(), "rmt-jobs");
+    private static readonly Lazy<string> PrivateTemp = new(() => Directory.CreateTempSubdirectory("rmt-jobs-").FullName);
+    private readonly string? _workRoot;
+
+    /// <summary>Local scratch root; each attempt works in {WorkRoot}/{runId}/{stage}/attempt-{n}. The
+    /// default is a private temporary folder (random name, owner-only), made on first use: a predictable
+    /// name under /tmp could be created beforehand by another user of the machine.</summary>
+    public string WorkRoot
+    {
+        get => _workRoot ?? PrivateTemp.Value;
+        init => _workRoot = value;
+    }
 
     /// <summary>How long `run` waits for a message before it exits with nothing to do.</summary>
     public TimeSpan ReceiveWait { get; init; } = TimeSpan.FromSeconds(30);

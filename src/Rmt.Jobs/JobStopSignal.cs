@@ -8,6 +8,10 @@ public enum StopReason
 
     /// <summary>Ctrl+C or the run's cancel marker blob: a person wants it stopped. No retry.</summary>
     UserCancel,
+
+    /// <summary>The attempt's stop marker: the orchestration gave this attempt up (it timed out and a newer
+    /// attempt runs, or the stage ended). Stops without saving a checkpoint; no retry.</summary>
+    Superseded,
 }
 
 /// <summary>A graceful stop request: the stage saves a checkpoint at its next step boundary,

@@ -70,19 +70,22 @@ public sealed class StageInputs(IArtifactStore store, ILogger logger)
         return manifest;
     }
 
-    /// <summary>The newest checkpoint of this run and stage that downloads and verifies. A newer one
+    /// <summary>The newest checkpoint of the job's run and stage that downloads and verifies. A newer one
     /// that fails verification is skipped and named in <see cref="ResumeSearch.Skipped"/>, so the
-    /// caller can say so.</summary>
-    public async Task<ResumeSearch> FindResumePointAsync(string runId, string stage, string localRoot, CancellationToken ct)
+    /// caller can say so. A checkpoint saved by a job with another stage config (the job file every
+    /// checkpoint carries) is refused with a <see cref="ContractException"/>: resuming it would train
+    /// one stage under two configs.</summary>
+    public async Task<ResumeSearch> FindResumePointAsync(StageJob job, string localRoot, CancellationToken ct)
     {
         var skipped = new List<string>();
-        foreach (var candidate in await store.ListCheckpointsAsync(runId, stage, ct))
+        foreach (var candidate in await store.ListCheckpointsAsync(job.RunId, job.Stage, ct))
         {
             var local = Path.Combine(localRoot, $"resume-step-{candidate.Step}");
             if (Directory.Exists(local)) Directory.Delete(local, recursive: true);
             try
             {
-                await store.DownloadCheckpointAsync(BlobLayout.Checkpoint(runId, stage, candidate.Step), local, ct);
+                await store.DownloadCheckpointAsync(BlobLayout.Checkpoint(job.RunId, job.Stage, candidate.Step), local, ct);
+                CheckSameConfig(job, candidate, Path.Combine(local, JobBlobs.JobFileName));
                 return new ResumeSearch(new ResumePoint(candidate, local), skipped);
             }
             catch (ArtifactException e)
@@ -94,6 +97,39 @@ public sealed class StageInputs(IArtifactStore store, ILogger logger)
             }
         }
         return new ResumeSearch(null, skipped);
+    }
+
+    /// <summary>Throws when the job file saved in a checkpoint describes another training than
+    /// <paramref name="job"/> (attempt and trace aside). Checkpoints without a job file are not checked.</summary>
+    public static void CheckSameConfig(StageJob job, CheckpointRef checkpoint, string savedJobFile)
+    {
+        if (!File.Exists(savedJobFile)) return;
+        var saved = RmtJson.ParseJob(File.ReadAllText(savedJobFile), $"{checkpoint.Uri}/{JobBlobs.JobFileName}");
+        var differing = ConfigDifferences(saved, job);
+        if (differing.Count > 0)
+            throw new ContractException(
+                $"checkpoint {checkpoint.Uri} (step {checkpoint.Step}) was saved by a job with a different stage config " +
+                $"({string.Join(", ", differing)} differ); resuming it would train this stage under two configs. " +
+                "Submit the changed config with a new runId, or resubmit the original one");
+    }
+
+    /// <summary>Top-level job fields, other than attempt and trace, whose JSON differs.</summary>
+    public static IReadOnlyList<string> ConfigDifferences(StageJob a, StageJob b) =>
+        RmtJson.DifferingFields(RmtJson.Serialize(a with { Attempt = 1, TraceParent = null }), RmtJson.Serialize(b with { Attempt = 1, TraceParent = null }));
+
+    /// <summary>Pins the dataset's hash to the run: the first stage or attempt that downloads it records its
+    /// SHA-256 in runs/{runId}/datasets/; every later one must download the same bytes. A dataset that was
+    /// replaced during a run fails the stage as invalid input instead of silently training on other data.</summary>
+    public async Task PinDatasetAsync(string runId, LocalDataset dataset, string field, CancellationToken ct)
+    {
+        var pin = BlobLayout.DatasetPin(runId, dataset.BlobPath);
+        var text = $"{dataset.BlobPath} sha256 {dataset.Sha256}";
+        if (await store.TryCreateTextAsync(pin, text, ct)) return;
+        var pinned = (await store.ReadTextAsync(pin, ct))?.Trim();
+        if (pinned is not null && pinned != text)
+            throw new ContractException(
+                $"{field} {store.UriOf(dataset.BlobPath)} changed during run '{runId}': it hashes to {dataset.Sha256}, but {pin} pinned '{pinned}' " +
+                "when the run first used it. Restore the original dataset, or submit a new run for the new data");
     }
 
     private static async Task<string> Sha256Async(string file, CancellationToken ct)

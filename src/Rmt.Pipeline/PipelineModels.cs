@@ -61,7 +61,8 @@ public sealed record StageRunState(
     DateTime AttemptStartedAt,       // orchestration time of the dispatch
     StageFold Fold,
     int Generation,
-    IReadOnlyList<string> AttemptFailures); // one line per failed attempt, for the final reason
+    IReadOnlyList<string> AttemptFailures, // one line per failed attempt, for the final reason
+    int Preemptions = 0);            // attempts stopped by SIGTERM (machine taken back): they do not use up MaxAttempts
 
 /// <summary>How one stage ended. Always returned (never thrown) so the pipeline can report it.</summary>
 public sealed record StageOutcome(
@@ -112,6 +113,9 @@ public sealed record DrainInput(string RunId, string Stage, string? TraceParent 
 
 /// <summary>The new events of one stage (any attempt: the fold filters), and whether a cancel marker exists.</summary>
 public sealed record DrainResult(IReadOnlyList<StageEvent> Events, int DrainedTotal, bool CancelRequested);
+
+/// <summary>An attempt the orchestration gave up, and why (written into its stop marker).</summary>
+public sealed record StopAttemptInput(string RunId, string Stage, int Attempt, string Reason, string? TraceParent = null);
 
 public sealed record CancelMarkerInput(string RunId, string? Reason, string? TraceParent = null);
 

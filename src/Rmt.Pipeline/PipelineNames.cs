@@ -13,6 +13,7 @@ public static class PipelineNames
     public const string DispatchJobActivity = "RmtDispatchJob_v1";
     public const string DrainEventsActivity = "RmtDrainEvents_v1";
     public const string WriteCancelMarkerActivity = "RmtWriteCancelMarker_v1";
+    public const string StopAttemptActivity = "RmtStopAttempt_v1";
     public const string WriteReportActivity = "RmtWriteReport_v1";
 
     /// <summary>External event that cancels a run (payload: a reason string, may be null).</summary>

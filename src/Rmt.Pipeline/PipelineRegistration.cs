@@ -15,6 +15,7 @@ public static class PipelineRegistration
         registry.AddActivity<DispatchJobActivity>(PipelineNames.DispatchJobActivity);
         registry.AddActivity<DrainEventsActivity>(PipelineNames.DrainEventsActivity);
         registry.AddActivity<WriteCancelMarkerActivity>(PipelineNames.WriteCancelMarkerActivity);
+        registry.AddActivity<StopAttemptActivity>(PipelineNames.StopAttemptActivity);
         registry.AddActivity<WriteReportActivity>(PipelineNames.WriteReportActivity);
         return registry;
     }

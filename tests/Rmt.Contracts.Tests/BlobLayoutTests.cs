@@ -31,4 +31,12 @@ public sealed class BlobLayoutTests
     [Fact]
     public void Split_separates_container_and_name() =>
         Assert.Equal(("runs", "r1/report.md"), BlobLayout.Split("runs/r1/report.md"));
+
+    [Fact]
+    public void Blob_paths_longer_than_Blob_Storage_allows_are_refused()
+    {
+        BlobLayout.Validate("datasets/" + new string('a', BlobLayout.MaxPathLength - 9), "dataset");
+        var error = Assert.Throws<ContractException>(() => BlobLayout.Validate("datasets/" + new string('a', BlobLayout.MaxPathLength), "dataset"));
+        Assert.Contains("at most 1024", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -13,7 +13,7 @@ public sealed class FunctionAppShapeTests
     [
         PipelineNames.PipelineOrchestrator, PipelineNames.StageOrchestrator, PipelineNames.ValidateRequestActivity,
         PipelineNames.DispatchJobActivity, PipelineNames.DrainEventsActivity, PipelineNames.WriteCancelMarkerActivity,
-        PipelineNames.WriteReportActivity,
+        PipelineNames.StopAttemptActivity, PipelineNames.WriteReportActivity,
     ];
 
     private static IEnumerable<(string Name, MethodInfo Method)> Functions() =>
@@ -30,6 +30,18 @@ public sealed class FunctionAppShapeTests
         Assert.All(DurableNames, name => Assert.Contains(name, names));
         Assert.Equal(names.Count, names.Distinct().Count());
         Assert.Contains("ScheduledRetraining", names);
+    }
+
+    [Fact]
+    public void Every_HTTP_trigger_requires_a_key()
+    {
+        var triggers = Functions()
+            .SelectMany(f => f.Method.GetParameters().Select(p => (f.Name, Trigger: p.GetCustomAttribute<HttpTriggerAttribute>())))
+            .Where(t => t.Trigger is not null)
+            .ToList();
+
+        Assert.NotEmpty(triggers);
+        Assert.All(triggers, t => Assert.True(t.Trigger!.AuthLevel != AuthorizationLevel.Anonymous, $"HTTP function {t.Name} is anonymous"));
     }
 
     [Fact]

@@ -18,7 +18,8 @@ public sealed class JobHarness : IAsyncDisposable
     public string WorkRoot { get; }
     public RecordingLogger Log { get; } = new();
 
-    public static JobHarness Create(AzuriteFixture azurite)
+    /// <param name="storagePolicy">Sees every storage request of the job and the harness (fault injection).</param>
+    public static JobHarness Create(AzuriteFixture azurite, Azure.Core.Pipeline.HttpPipelinePolicy? storagePolicy = null)
     {
         var id = Guid.NewGuid().ToString("N")[..8];
         var options = CloudOptions.ForConnectionString(azurite.ConnectionString, new MessagingOptions
@@ -27,7 +28,7 @@ public sealed class JobHarness : IAsyncDisposable
             JobVisibilityTimeout = TimeSpan.FromSeconds(30),
         }) with { JobQueue = $"jobs-{id}" };
         var workRoot = Path.Combine(Path.GetTempPath(), $"rmt-jobs-tests-{id}");
-        return new JobHarness(CloudClients.Create(options), workRoot);
+        return new JobHarness(CloudClients.Create(options, storagePolicy: storagePolicy), workRoot);
     }
 
     public JobRunner Runner(StageExecutors executors, Action<StageEvent>? onEvent = null, TimeSpan? cancelPoll = null, string host = "test-host") =>

@@ -161,9 +161,10 @@ public sealed class JobLifecycleTests(AzuriteFixture azurite)
         Assert.Contains("corrupted", started.Message, StringComparison.Ordinal);
         Assert.Contains(harness.Log.Lines, l => l.StartsWith("Warning:", StringComparison.Ordinal) && l.Contains("falling back to the previous checkpoint", StringComparison.Ordinal));
         Assert.Equal([3L, 4, 5, 6], events.Where(e => e.Kind == Progress).Select(e => e.Progress!.Step));
-        // The corrupted step-4 cannot be overwritten (checkpoints never are): attempt 2 keeps none at step 4 and says so.
-        Assert.Equal([6L], events.Where(e => e.Kind == StageEventKind.CheckpointSaved).Select(e => e.Checkpoint!.Step));
-        Assert.Contains(harness.Log.Lines, l => l.Contains("is corrupted; checkpoints cannot be overwritten, so step 4 keeps none", StringComparison.Ordinal));
+        // The corrupted step-4 is replaced by attempt 2's copy, and says so.
+        Assert.Equal([4L, 6], events.Where(e => e.Kind == StageEventKind.CheckpointSaved).Select(e => e.Checkpoint!.Step));
+        Assert.Contains(harness.Log.Lines, l => l.Contains("is corrupted; replacing it with this attempt's copy", StringComparison.Ordinal));
+        await harness.Store.DownloadCheckpointAsync(BlobLayout.Checkpoint(runId, "pretrain", 4), Path.Combine(harness.WorkRoot, "verify-4"));
         Assert.Equal(6, events[^1].Result!.Checkpoint!.Step);
         var report = await harness.Store.ReadTextAsync(BlobLayout.StageReport(runId, "pretrain"));
         Assert.Contains("fell back because", report, StringComparison.Ordinal);

@@ -123,4 +123,16 @@ public sealed class MetricsPlotsTests
             if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
     }
+
+    [Fact]
+    public void The_default_work_root_is_a_private_temporary_folder()
+    {
+        var root = new JobRunnerOptions().WorkRoot;
+
+        Assert.True(Directory.Exists(root));
+        Assert.NotEqual(Path.Combine(Path.GetTempPath(), "rmt-jobs"), root);
+        if (!OperatingSystem.IsWindows())
+            Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute, File.GetUnixFileMode(root));
+        Assert.Equal(root, new JobRunnerOptions().WorkRoot); // one per process
+    }
 }

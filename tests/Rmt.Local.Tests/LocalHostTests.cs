@@ -69,6 +69,22 @@ public sealed class LocalHostTests : IDisposable
 
         using var missing = await _http.GetAsync(new Uri($"{host.ApiBase}/pipelines/no-such-run"));
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+
+        // Cross-site requests and oversized bodies are refused before any handler runs.
+        var valid = RmtJson.Serialize(Request("never-started"));
+        using var foreign = new HttpRequestMessage(HttpMethod.Post, new Uri($"{host.ApiBase}/pipelines")) { Content = new StringContent(valid, Encoding.UTF8, "application/json") };
+        foreign.Headers.Add("Origin", "https://evil.example");
+        using var foreignAnswer = await _http.SendAsync(foreign);
+        Assert.Equal(HttpStatusCode.Forbidden, foreignAnswer.StatusCode);
+        Assert.Equal("Origin", PipelineApiJson.Deserialize<ProblemDetails>(await foreignAnswer.Content.ReadAsStringAsync()).Field);
+        using var form = await _http.PostAsync(new Uri($"{host.ApiBase}/pipelines"), new StringContent(valid, Encoding.UTF8, "text/plain"));
+        Assert.Equal(HttpStatusCode.UnsupportedMediaType, form.StatusCode);
+        (status, _) = await PostAsync(host, "pipelines", valid + new string(' ', Rmt.Pipeline.Http.PipelineHandlers.MaxRequestBodyBytes));
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, status);
+        using var cancelFromPage = new HttpRequestMessage(HttpMethod.Post, new Uri($"{host.ApiBase}/pipelines/never-started/cancel"));
+        cancelFromPage.Headers.Add("Origin", "null");
+        Assert.Equal(HttpStatusCode.Forbidden, (await _http.SendAsync(cancelFromPage)).StatusCode);
+        Assert.Equal(HttpStatusCode.NotFound, (await _http.GetAsync(new Uri($"{host.ApiBase}/pipelines/never-started"))).StatusCode);
     }
 
     [Fact]

@@ -84,4 +84,31 @@ public sealed class LocalPartsTests
         var again = Rmt.Cloud.CloudClients.Create(Rmt.Cloud.CloudOptions.ForConnectionString(second.ConnectionString)).Artifacts;
         Assert.Equal("{\"kept\":true}", await again.ReadTextAsync("runs/kept/request.json"));
     }
+
+    [Theory]
+    [InlineData("127.0.0.1:7071", null, "POST", "application/json", 0)]
+    [InlineData("localhost:7071", "http://localhost:7071", "POST", "application/json; charset=utf-8", 0)]
+    [InlineData("127.0.0.1:7071", null, "POST", null, 0)]                         // curl -X POST .../cancel: no body
+    [InlineData("127.0.0.1:7071", "https://evil.example", "GET", null, 403)]
+    [InlineData("127.0.0.1:7071", "http://127.0.0.1:9999", "POST", "application/json", 403)]
+    [InlineData("rebound.example:7071", null, "GET", null, 403)]                   // DNS rebinding
+    [InlineData("127.0.0.1:7071", null, "POST", "text/plain", 415)]
+    [InlineData("127.0.0.1:7071", null, "POST", "application/x-www-form-urlencoded", 415)]
+    public void The_local_API_refuses_cross_site_requests(string host, string? origin, string method, string? contentType, int refusedWith)
+    {
+        var http = new Microsoft.AspNetCore.Http.DefaultHttpContext();
+        http.Request.Scheme = "http";
+        http.Request.Host = new Microsoft.AspNetCore.Http.HostString(host);
+        http.Request.Method = method;
+        if (origin is not null) http.Request.Headers.Origin = origin;
+        if (contentType is not null)
+        {
+            http.Request.ContentType = contentType;
+            http.Request.ContentLength = 10;
+        }
+
+        var problem = Rmt.Local.Api.CrossSiteGuard.Check(http.Request);
+
+        Assert.Equal(refusedWith, problem?.StatusCode ?? 0);
+    }
 }

@@ -142,6 +142,9 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
         Assert.Contains("disk full on try 3", message);
         Assert.Equal([1, 2, 3], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
         Assert.Empty(host.JobsOf(PipelineStages.PostTrain));
+        // Every attempt given up has its stop marker: a message of this dead stage still queued never trains.
+        foreach (var attempt in new[] { 1, 2, 3 })
+            Assert.Contains($"disk full on try {attempt}", await host.Store.ReadTextAsync(BlobLayout.AttemptStopMarker(runId, PipelineStages.MidTrain, attempt)));
         Assert.Contains("Status: **failed**", (await host.Store.ReadTextAsync(BlobLayout.RunReport(runId)))!);
         var view = await host.WaitForStatusAsync(runId, v => v.Status == "failed");
         Assert.Contains("all 3 attempts", view.Failure);
@@ -172,6 +175,81 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_finished_run_id_is_not_reused_for_another_request()
+    {
+        await using var host = await PipelineTestHost.StartAsync(azurite);
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("reused"));
+        AssertCompleted(await host.WaitAsync(runId));
+        var other = PipelineTestHost.Request("reused") with { MidTrain = new MidTrainConfig(NtpWeight: 0.5) };
+
+        var refused = await host.Handlers.SubmitAsync(other, "http://localhost/api");
+
+        Assert.Equal(409, refused.StatusCode);
+        Assert.Contains("midTrain differ", refused.Json, StringComparison.Ordinal);
+        // Without the durable history (purged), the recorded request.json still refuses it.
+        await host.Client.PurgeInstanceAsync(runId);
+        await host.SubmitAsync(other);
+        var failed = await host.WaitAsync(runId);
+        Assert.Equal(OrchestrationRuntimeStatus.Failed, failed.RuntimeStatus);
+        Assert.Contains("was first submitted with another request (midTrain differ", failed.FailureDetails!.ErrorMessage, StringComparison.Ordinal);
+        // The same request again is a resume, and is accepted.
+        await host.Client.PurgeInstanceAsync(runId);
+        await host.SubmitAsync(PipelineTestHost.Request("reused"));
+        AssertCompleted(await host.WaitAsync(runId));
+    }
+
+    [Fact]
+    public async Task An_event_stream_outage_longer_than_the_old_retries_does_not_fail_the_run()
+    {
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
+        {
+            if (job.Stage != PipelineStages.MidTrain)
+            {
+                await t.CompleteAsync(job);
+                return;
+            }
+            await t.PublishAsync(Event(job, 1, StageEventKind.Accepted));
+            await t.WaitForDrainsAsync(1);
+            t.Events.OutageUntil = DateTime.UtcNow.AddSeconds(3); // the job keeps training meanwhile
+            await t.CompleteAsync(job);
+        }, PipelineTestHost.FastMonitor with { StageTimeout = TimeSpan.FromSeconds(30) });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("outage"));
+        var done = await host.WaitAsync(runId);
+
+        AssertCompleted(done);
+        Assert.True(host.Events.FailedDrains > 3, $"only {host.Events.FailedDrains} drains failed; the outage did not happen");
+        var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
+        Assert.Equal((Outcomes.Completed, 1), (midTrain.Status, midTrain.Attempts));
+        // In production the same policy rides out two minutes; a 60 s outage never fails a run.
+        Assert.True(ActivityOptions.TotalWait(MonitorSettings.From(null)) >= TimeSpan.FromSeconds(90));
+        Assert.True(ActivityOptions.TotalWait(MonitorSettings.From(null)) <= TimeSpan.FromMinutes(5));
+    }
+
+    [Fact]
+    public async Task Preempted_attempts_resume_without_using_up_max_attempts()
+    {
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
+        {
+            if (job.Stage == PipelineStages.MidTrain && job.Attempt <= 2)
+                await t.PublishAsync(Event(job, 1, StageEventKind.Started), Failed(job, 2, retryable: true) with
+                {
+                    Failure = new StageFailure(FailureKind.Cancelled, "stopped by SIGTERM (the platform took the machine back)", Retryable: true),
+                });
+            else
+                await t.CompleteAsync(job);
+        }, PipelineTestHost.FastMonitor with { MaxAttempts = 1 });
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("preempted"));
+        var done = await host.WaitAsync(runId);
+
+        AssertCompleted(done);
+        Assert.Equal([1, 2, 3], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
+        var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
+        Assert.Equal((Outcomes.Completed, 1), (midTrain.Status, midTrain.Attempts));
+    }
+
+    [Fact]
     public async Task A_non_retryable_failure_is_not_retried()
     {
         await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
@@ -196,7 +274,13 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
         await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
         {
             if (job.Stage == PipelineStages.MidTrain && job.Attempt == 1)
-                await t.PublishAsync(Event(job, 1, StageEventKind.Accepted)); // then the job dies without a word
+                await t.PublishAsync(Event(job, 1, StageEventKind.Accepted)); // then the job goes silent
+            else if (job.Stage == PipelineStages.MidTrain)
+            {
+                // Attempt 1's stop marker was written before attempt 2 was dispatched.
+                Assert.True(await t.Store.ExistsAsync(BlobLayout.AttemptStopMarker(job.RunId, job.Stage, 1)));
+                await t.CompleteAsync(job);
+            }
             else
                 await t.CompleteAsync(job);
         });
@@ -208,6 +292,9 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
         var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
         Assert.Equal((Outcomes.Completed, 2), (midTrain.Status, midTrain.Attempts));
         Assert.Equal([1, 2], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
+        Assert.Empty(host.Trainer.Errors);
+        Assert.Contains("attempt 1 timed out", await host.Store.ReadTextAsync(BlobLayout.AttemptStopMarker(runId, PipelineStages.MidTrain, 1)));
+        Assert.False(await host.Store.ExistsAsync(BlobLayout.AttemptStopMarker(runId, PipelineStages.MidTrain, 2))); // the completed one
     }
 
     [Fact]

@@ -25,6 +25,22 @@ public sealed class StageEventFolderTests
     }
 
     [Fact]
+    public void A_gap_that_never_fills_does_not_grow_the_state()
+    {
+        // Sequence 2 was a progress event whose publish failed: it never arrives.
+        var fold = StageEventFolder.Fold(StageFold.Start(1), Job.Stage, [P(1, 1)], T0);
+        for (var sequence = 3L; sequence <= 500; sequence++)
+            fold = StageEventFolder.Fold(fold, Job.Stage, [P(sequence, sequence)], T0.AddSeconds(sequence));
+        var late = StageEventFolder.Fold(fold, Job.Stage, [P(2, 2)], T0.AddSeconds(501));
+
+        Assert.True(fold.SeenAbove.Count <= StageEventFolder.MaxSeenAbove, $"{fold.SeenAbove.Count} sequences kept above the gap");
+        Assert.Equal(499, fold.Folded);
+        Assert.Equal(500, fold.Progress!.Step);
+        Assert.True(fold.HasSeen(499) && !fold.HasSeen(501));
+        Assert.Equal((499, fold.Duplicates + 1), (late.Folded, late.Duplicates)); // the lost event, turning up late, changes nothing
+    }
+
+    [Fact]
     public void Reordered_events_fill_gaps_and_progress_follows_the_highest_sequence()
     {
         var fold = StageEventFolder.Fold(StageFold.Start(1), Job.Stage, [P(4, 40), P(1, 10)], T0);

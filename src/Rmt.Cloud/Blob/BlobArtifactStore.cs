@@ -29,7 +29,17 @@ namespace Rmt.Cloud;
 /// writer won); both hold the same step's weights, so continuing from either is correct. A writer
 /// that crashes before committing leaves a staging folder without a manifest: it is never listed or
 /// read (orphaned staging blobs are only storage, and are removed with the run). Uploading to a
-/// step that is already committed uploads nothing and returns the existing manifest.</para>
+/// step that is already committed uploads nothing and returns the existing manifest. The one
+/// exception is a committed checkpoint that fails verification (its blobs were damaged):
+/// <see cref="ReplaceCorruptCheckpointAsync"/> stages a fresh copy and swaps the manifest with
+/// If-Match on the corrupt manifest's ETag, so the step is usable again and racing replacers still
+/// agree on one winner.</para>
+///
+/// <para><b>Lost replies.</b> The SDK retries a request whose reply was lost; a create-only write the
+/// server already applied then fails with 409/412. <see cref="TryCreateTextAsync"/> reads the blob back
+/// and reports success when it holds the caller's text (a claim names host, process and time; a
+/// manifest its random writer token), so a writer never mistakes its own commit for another's and
+/// never deletes the files a committed manifest lists (StorageFaultTests proves it with injected faults).</para>
 ///
 /// <para><b>Verification.</b> Downloads hash every file and compare with the manifest; a mismatch
 /// names the blob URI and both hashes, a missing blob names its URI (<see cref="ArtifactException"/>).
@@ -69,7 +79,7 @@ public sealed class BlobArtifactStore : IArtifactStore
     public async Task<CheckpointManifest> UploadCheckpointAsync(
         string checkpointPath, string localDir, string? writer = null, CancellationToken ct = default)
     {
-        var (runId, stage, step) = ParseCheckpointPath(checkpointPath);
+        ParseCheckpointPath(checkpointPath);
         if (!Directory.Exists(localDir))
             throw new DirectoryNotFoundException($"checkpoint folder '{localDir}' does not exist; save the checkpoint there before uploading it");
         var files = LocalFiles(localDir);
@@ -83,6 +93,84 @@ public sealed class BlobArtifactStore : IArtifactStore
             _logger.LogInformation("Checkpoint {Uri} already exists (writer {Writer}); not uploading it again", UriOf(checkpointPath), existing.Writer);
             return existing;
         }
+        var (manifest, writerToken, stagingPrefix) = await StageFilesAsync(checkpointPath, localDir, files, writer, ct);
+        var manifestPath = ManifestPath(checkpointPath);
+        if (await TryCreateTextAsync(manifestPath, RmtJson.Serialize(manifest, indented: true), ct))
+        {
+            _logger.LogInformation("Committed checkpoint {Uri} ({Files} files) as writer {Writer}", UriOf(checkpointPath), files.Count, writerToken);
+            return manifest;
+        }
+
+        // Another writer committed first: its manifest wins and points only at its own folder.
+        return await SettleLostCommitAsync(checkpointPath, writerToken, stagingPrefix, ct);
+    }
+
+    /// <summary>After a conditional manifest write failed: the manifest there now is either ours (the
+    /// server applied our write and its reply was lost; TryCreateTextAsync already recognises a create,
+    /// this check covers the replace) or another writer's, which wins; only then are our staged files
+    /// deleted. The files a committed manifest lists are never deleted.</summary>
+    private async Task<CheckpointManifest> SettleLostCommitAsync(string checkpointPath, string writerToken, string stagingPrefix, CancellationToken ct)
+    {
+        var winner = await ReadManifestAsync(checkpointPath, ct)
+                     ?? throw new ArtifactException($"checkpoint {UriOf(checkpointPath)}: another writer committed its manifest, but it is gone now; upload again");
+        if (winner.Writer == writerToken)
+        {
+            _logger.LogInformation("Committed checkpoint {Uri} as writer {Writer} (the reply to the commit was lost; the manifest is ours)", UriOf(checkpointPath), writerToken);
+            return winner;
+        }
+        await DeletePrefixAsync(stagingPrefix + "/", ct);
+        _logger.LogWarning("Checkpoint {Uri} was committed first by writer {Winner}; writer {Writer} discarded its copy",
+            UriOf(checkpointPath), winner.Writer, writerToken);
+        return winner;
+    }
+
+    public async Task<CheckpointManifest> ReplaceCorruptCheckpointAsync(
+        string checkpointPath, string localDir, CheckpointManifest corrupt, string? writer = null, CancellationToken ct = default)
+    {
+        ParseCheckpointPath(checkpointPath);
+        var files = LocalFiles(localDir);
+        if (files.Count == 0)
+            throw new ArgumentException($"checkpoint folder '{localDir}' holds no files to upload", nameof(localDir));
+        var manifestBlob = Blob(ManifestPath(checkpointPath), out _);
+        Response<BlobDownloadResult> current;
+        try
+        {
+            current = await manifestBlob.DownloadContentAsync(ct);
+        }
+        catch (RequestFailedException e) when (e.Status == 404)
+        {
+            return await UploadCheckpointAsync(checkpointPath, localDir, writer, ct); // nothing committed to replace
+        }
+        var committed = RmtJson.ParseManifest(current.Value.Content.ToString(), UriOf(ManifestPath(checkpointPath)).ToString());
+        if (committed.Writer != corrupt.Writer)
+        {
+            _logger.LogInformation("Checkpoint {Uri} was already replaced by writer {Writer}", UriOf(checkpointPath), committed.Writer);
+            return committed;
+        }
+
+        var (manifest, writerToken, stagingPrefix) = await StageFilesAsync(checkpointPath, localDir, files, writer, ct);
+        var options = Upload(ContentTypeOf(BlobLayout.ManifestFileName));
+        options.Conditions = new BlobRequestConditions { IfMatch = current.Value.Details.ETag };
+        try
+        {
+            await manifestBlob.UploadAsync(BinaryData.FromString(RmtJson.Serialize(manifest, indented: true)), options, ct);
+        }
+        catch (RequestFailedException e) when (e.Status == 412)
+        {
+            return await SettleLostCommitAsync(checkpointPath, writerToken, stagingPrefix, ct);
+        }
+        // No manifest lists the corrupt files any more.
+        await DeletePrefixAsync($"{checkpointPath.TrimEnd('/')}/{corrupt.Writer}/", ct);
+        _logger.LogWarning("Replaced corrupt checkpoint {Uri} (writer {Corrupt}) with writer {Writer}'s copy", UriOf(checkpointPath), corrupt.Writer, writerToken);
+        return manifest;
+    }
+
+    /// <summary>Uploads the files under a fresh writer folder, hashing each, and returns the manifest
+    /// that would commit them (not written yet).</summary>
+    private async Task<(CheckpointManifest Manifest, string WriterToken, string StagingPrefix)> StageFilesAsync(
+        string checkpointPath, string localDir, IReadOnlyList<string> files, string? writer, CancellationToken ct)
+    {
+        var (runId, stage, step) = ParseCheckpointPath(checkpointPath);
         var writerToken = WriterToken(writer);
         var stagingPrefix = $"{checkpointPath.TrimEnd('/')}/{writerToken}";
         var uploaded = new ConcurrentBag<ManifestFile>();
@@ -102,20 +190,7 @@ public sealed class BlobArtifactStore : IArtifactStore
             runId, stage, step, DateTimeOffset.UtcNow,
             [.. uploaded.OrderBy(f => f.Path, StringComparer.Ordinal)], writerToken);
         manifest.Validate();
-        var manifestPath = ManifestPath(checkpointPath);
-        if (await TryCreateTextAsync(manifestPath, RmtJson.Serialize(manifest, indented: true), ct))
-        {
-            _logger.LogInformation("Committed checkpoint {Uri} ({Files} files) as writer {Writer}", UriOf(checkpointPath), files.Count, writerToken);
-            return manifest;
-        }
-
-        // Another writer committed first: its manifest wins and points only at its own folder.
-        await DeletePrefixAsync(stagingPrefix + "/", ct);
-        var winner = await ReadManifestAsync(checkpointPath, ct)
-                     ?? throw new ArtifactException($"checkpoint {UriOf(checkpointPath)}: another writer committed its manifest, but it is gone now; upload again");
-        _logger.LogWarning("Checkpoint {Uri} was committed first by writer {Winner}; writer {Writer} discarded its copy",
-            UriOf(checkpointPath), winner.Writer, writerToken);
-        return winner;
+        return (manifest, writerToken, stagingPrefix);
     }
 
     public async Task<CheckpointManifest> DownloadCheckpointAsync(string checkpointPath, string localDir, CancellationToken ct = default)
@@ -336,7 +411,9 @@ public sealed class BlobArtifactStore : IArtifactStore
         }
         catch (RequestFailedException e) when (e.Status is 409 or 412)
         {
-            return false;
+            // Either another writer was first, or this very write was applied and its reply lost, so
+            // the SDK's retry found the blob: the text tells which (callers write unique text).
+            return await ReadTextAsync(blobPath, ct) == text;
         }
     }
 

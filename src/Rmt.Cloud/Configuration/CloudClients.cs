@@ -1,4 +1,5 @@
 using Azure.Core;
+using Azure.Core.Pipeline;
 using Azure.Identity;
 using Azure.Messaging.ServiceBus;
 using Azure.Storage.Blobs;
@@ -53,8 +54,10 @@ public sealed class CloudClients : IAsyncDisposable
     /// <summary>Builds the clients. <paramref name="credential"/> defaults to DefaultAzureCredential
     /// (managed identity in Azure, with <see cref="CloudOptions.ManagedIdentityClientId"/> for a
     /// user-assigned one; the developer's az login elsewhere) and is only used for identity-based
-    /// endpoints.</summary>
-    public static CloudClients Create(CloudOptions options, ILoggerFactory? loggerFactory = null, TokenCredential? credential = null)
+    /// endpoints. <paramref name="storagePolicy"/> joins the blob and queue clients' pipelines once per
+    /// try (the fault-injection tests and the chaos run pass a <see cref="Faults.FaultInjectionPolicy"/>).</summary>
+    public static CloudClients Create(CloudOptions options, ILoggerFactory? loggerFactory = null, TokenCredential? credential = null,
+        HttpPipelinePolicy? storagePolicy = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
@@ -62,9 +65,10 @@ public sealed class CloudClients : IAsyncDisposable
         if (options.UsesIdentity)
             credential ??= new DefaultAzureCredential(new DefaultAzureCredentialOptions { ManagedIdentityClientId = options.ManagedIdentityClientId });
 
+        var blobOptions = WithPolicy(new BlobClientOptions(), storagePolicy);
         var blobService = options.Storage == StorageAccess.ConnectionString
-            ? new BlobServiceClient(options.StorageConnectionString)
-            : new BlobServiceClient(options.BlobServiceUri, credential);
+            ? new BlobServiceClient(options.StorageConnectionString, blobOptions)
+            : new BlobServiceClient(options.BlobServiceUri, credential, blobOptions);
         var artifacts = new BlobArtifactStore(blobService, logs.CreateLogger<BlobArtifactStore>());
 
         if (options.Transport == MessagingTransport.ServiceBus)
@@ -75,12 +79,19 @@ public sealed class CloudClients : IAsyncDisposable
                 new ServiceBusEventStream(serviceBus, options.EventTopic, options.EventSubscription, options.Messaging, logs.CreateLogger<ServiceBusEventStream>()));
         }
 
+        var queueOptions = WithPolicy(new QueueClientOptions(), storagePolicy);
         var queueService = options.Storage == StorageAccess.ConnectionString
-            ? new QueueServiceClient(options.StorageConnectionString)
-            : new QueueServiceClient(options.QueueServiceUri, credential);
+            ? new QueueServiceClient(options.StorageConnectionString, queueOptions)
+            : new QueueServiceClient(options.QueueServiceUri, credential, queueOptions);
         return new CloudClients(options, blobService, queueService, null, artifacts,
             new StorageQueueJobQueue(queueService, options.JobQueue, options.Messaging, logs.CreateLogger<StorageQueueJobQueue>()),
             new StorageQueueEventStream(queueService, options.Messaging, logs.CreateLogger<StorageQueueEventStream>()));
+    }
+
+    private static T WithPolicy<T>(T clientOptions, HttpPipelinePolicy? policy) where T : ClientOptions
+    {
+        if (policy is not null) clientOptions.AddPolicy(policy, HttpPipelinePosition.PerRetry);
+        return clientOptions;
     }
 
     public async ValueTask DisposeAsync()

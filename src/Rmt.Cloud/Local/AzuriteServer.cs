@@ -58,7 +58,7 @@ public sealed class AzuriteServer : IAsyncDisposable
         {
             var (blob, queue, table) = (persistence?.BlobPort ?? FreePort(), persistence?.QueuePort ?? FreePort(), persistence?.TablePort ?? FreePort());
             var workDir = persistence is null
-                ? Path.Combine(Path.GetTempPath(), $"rmt-azurite-{Environment.ProcessId}-{blob}")
+                ? Directory.CreateTempSubdirectory("rmt-azurite-").FullName // private: random name, owner-only
                 : Path.GetFullPath(persistence.Location);
             Directory.CreateDirectory(workDir);
             // A persistent Azurite (the local host's) runs in its own session, so that Ctrl+C in the

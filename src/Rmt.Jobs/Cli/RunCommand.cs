@@ -17,7 +17,8 @@ public static class RunCommand
         "  or from --job-file, claims it, trains or evaluates, publishes stage events. Storage: RMT_STORAGE_CONNECTION_STRING (Azurite)\n" +
         "  or RMT_BLOB_SERVICE_URI (+ managed identity). RMT_DEVICE overrides the job's device.\n" +
         "  exit codes: 0 done (or no message), 2 invalid job (dead-lettered), 3 claimed by another process,\n" +
-        "              4 failed and retryable, 5 failed permanently, 130 cancelled (SIGTERM/Ctrl+C/cancel marker; checkpoint saved)";
+        "              4 failed and retryable, 5 failed permanently, 6 given up by the orchestration (stop marker; nothing saved),\n" +
+        "              130 cancelled (SIGTERM/Ctrl+C/cancel marker; checkpoint saved)";
 
     public static async Task<int> ExecuteAsync(RunOptions options, StageExecutors executors, TextWriter output)
     {

@@ -14,12 +14,14 @@ public static class PipelineApi
     public static IEndpointRouteBuilder MapPipelineApi(this IEndpointRouteBuilder app)
     {
         var api = app.MapGroup(RoutePrefix);
+        api.AddEndpointFilter(CrossSiteGuard.FilterAsync);
 
         api.MapPost("/pipelines", async (HttpContext http, PipelineHandlers handlers) =>
         {
-            using var reader = new StreamReader(http.Request.Body);
-            var body = await reader.ReadToEndAsync(http.RequestAborted);
-            await WriteAsync(http, await handlers.SubmitAsync(body, ApiBase(http.Request), http.RequestAborted));
+            var body = await PipelineHandlers.ReadBodyAsync(http.Request.Body, http.RequestAborted);
+            await WriteAsync(http, body is null
+                ? PipelineHandlers.BodyTooLarge()
+                : await handlers.SubmitAsync(body, ApiBase(http.Request), http.RequestAborted));
         });
 
         api.MapGet("/pipelines/{id}", async (HttpContext http, string id, PipelineHandlers handlers) =>

@@ -32,7 +32,7 @@ public sealed class LocalJobRunner(
 
     /// <summary>Exit codes of Rmt.GpuJob (Rmt.Jobs.JobExitCode) after which the job has published its
     /// own terminal event (or had nothing to publish). Anything else means it died.</summary>
-    private static readonly HashSet<int> ReportedExitCodes = [0, 2, 3, 4, 5, 130];
+    private static readonly HashSet<int> ReportedExitCodes = [0, 2, 3, 4, 5, 6, 130];
 
     private readonly object _gate = new();
     private RunningJob? _current;

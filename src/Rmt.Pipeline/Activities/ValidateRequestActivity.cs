@@ -8,7 +8,8 @@ namespace Rmt.Pipeline;
 /// <summary>Validates the request and records it as runs/{runId}/request.json (idempotent: the same
 /// request writes the same text). An invalid request is a result, not an exception, so the run ends
 /// with the validation message as its reason. A run id whose run was cancelled cannot be reused: its
-/// cancel marker would stop every new job at once.</summary>
+/// cancel marker would stop every new job at once. Nor can a run id be reused for another request: its
+/// checkpoints, claims and pinned datasets belong to the first one (the same request resumes it).</summary>
 public sealed class ValidateRequestActivity(IArtifactStore store, ILogger<ValidateRequestActivity> log)
     : TaskActivity<ValidateRequestInput, ValidateRequestResult>
 {
@@ -33,7 +34,15 @@ public sealed class ValidateRequestActivity(IArtifactStore store, ILogger<Valida
             return new ValidateRequestResult(false,
                 $"runId '{input.RunId}' belongs to a cancelled run ({marker} exists); submit with a new runId", uri);
 
-        await store.WriteTextAsync(uri, RmtJson.Serialize(input.Request with { RunId = input.RunId }, indented: true));
+        var text = RmtJson.Serialize(input.Request with { RunId = input.RunId }, indented: true);
+        if (!await store.TryCreateTextAsync(uri, text))
+        {
+            var recorded = await store.ReadTextAsync(uri);
+            if (recorded is not null && RmtJson.DifferingFields(recorded, text) is { Count: > 0 } fields)
+                return new ValidateRequestResult(false,
+                    $"runId '{input.RunId}' was first submitted with another request ({string.Join(", ", fields)} differ, see {uri}); " +
+                    "resubmit the same request to resume it, or use a new runId", uri);
+        }
         log.LogInformation("Run {RunId}: request recorded at {Uri}", input.RunId, uri);
         return new ValidateRequestResult(true, null, uri);
     }

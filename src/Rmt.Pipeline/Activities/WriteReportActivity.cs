@@ -39,8 +39,7 @@ public sealed class WriteReportActivity(IArtifactStore store, ILogger<WriteRepor
     private async Task<List<ManifestFile>> HashRunFolderAsync(string runId, string manifestUri)
     {
         var prefix = BlobLayout.Run(runId) + "/";
-        var temp = Path.Combine(Path.GetTempPath(), $"rmt-report-{runId}-{Environment.ProcessId}-{Environment.CurrentManagedThreadId}");
-        Directory.CreateDirectory(temp);
+        var temp = Directory.CreateTempSubdirectory("rmt-report-").FullName; // private: random name, owner-only
         try
         {
             var files = new List<ManifestFile>();

@@ -14,7 +14,7 @@ public sealed record HandlerResult(int StatusCode, string? Json, string ContentT
     internal static HandlerResult Ok<T>(int status, T body, IReadOnlyDictionary<string, string>? headers = null) =>
         new(status, PipelineApiJson.Serialize(body), JsonContentType, headers ?? new Dictionary<string, string>());
 
-    internal static HandlerResult Problem(int status, string title, string detail, string? field = null, string? instance = null) =>
+    public static HandlerResult Problem(int status, string title, string detail, string? field = null, string? instance = null) =>
         new(status, PipelineApiJson.Serialize(new ProblemDetails(ProblemDetails.TypeFor(status), title, status, detail, field, instance)),
             ProblemContentType, new Dictionary<string, string>());
 }

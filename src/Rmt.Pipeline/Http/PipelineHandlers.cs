@@ -20,6 +20,24 @@ public sealed class PipelineHandlers(DurableTaskClient client, ILogger<PipelineH
     /// <summary>Prefix of the run ids the schedule starts; a scheduled run is skipped while one of these runs.</summary>
     public const string ScheduledRunPrefix = "sched-";
 
+    /// <summary>The largest request body accepted: a pipeline request is a few kilobytes.</summary>
+    public const int MaxRequestBodyBytes = 64 * 1024;
+
+    /// <summary>Reads a request body, at most <see cref="MaxRequestBodyBytes"/> of it; null when it is
+    /// longer (answer <see cref="BodyTooLarge"/>). Never buffers more than the bound.</summary>
+    public static async Task<string?> ReadBodyAsync(Stream body, CancellationToken ct)
+    {
+        var buffer = new byte[MaxRequestBodyBytes + 1];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = await body.ReadAsync(buffer.AsMemory(length), ct)) > 0)
+            length += read;
+        return length > MaxRequestBodyBytes ? null : System.Text.Encoding.UTF8.GetString(buffer, 0, length);
+    }
+
+    public static HandlerResult BodyTooLarge() => HandlerResult.Problem(413, "The request body is too large",
+        $"the body is longer than {MaxRequestBodyBytes} bytes; a pipeline request is a few kilobytes (datasets are blob paths, not content)", "body");
+
     public static readonly IReadOnlyList<string> StatusNames = ["pending", "running", "completed", "failed", "cancelled", "terminated", "suspended"];
 
     private readonly ILogger _log = log ?? NullLogger<PipelineHandlers>.Instance;
@@ -59,9 +77,17 @@ public sealed class PipelineHandlers(DurableTaskClient client, ILogger<PipelineH
         var traceParent = PipelineTelemetry.CurrentTraceParent();
 
         var runId = request.RunId ?? NewRunId(DateTime.UtcNow);
-        if (await client.GetInstanceAsync(runId, getInputsAndOutputs: false, ct) is { } existing && IsActive(existing.RuntimeStatus))
+        var existing = await client.GetInstanceAsync(runId, getInputsAndOutputs: true, ct);
+        if (existing is not null && IsActive(existing.RuntimeStatus))
             return HandlerResult.Problem(409, "The run is still going",
                 $"run '{runId}' is {Name(existing.RuntimeStatus)}; cancel it first or submit with another runId", "runId", RunUri(apiBase, runId));
+        // A finished run id may be resubmitted to resume it, with the same request only: its checkpoints,
+        // claims and pinned datasets belong to that request. (ValidateRequestActivity checks request.json too.)
+        if (existing?.Name == PipelineNames.PipelineOrchestrator && existing.ReadInputAs<PipelineInput>()?.Request is { } earlier
+            && RmtJson.DifferingFields(RmtJson.Serialize(earlier), RmtJson.Serialize(request with { RunId = runId })) is { Count: > 0 } fields)
+            return HandlerResult.Problem(409, "The run id belongs to another request",
+                $"run '{runId}' was submitted with another request ({string.Join(", ", fields)} differ); resubmit the same request to resume it, or use a new runId",
+                "runId", RunUri(apiBase, runId));
 
         var input = new PipelineInput(runId, request with { RunId = runId }, _monitor(request), traceParent);
         await client.ScheduleNewOrchestrationInstanceAsync(PipelineNames.PipelineOrchestrator, input, new StartOrchestrationOptions(runId), ct);

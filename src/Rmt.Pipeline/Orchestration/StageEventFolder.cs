@@ -41,6 +41,12 @@ public enum StageDecision
 /// across drains, and late events of earlier attempts (a zombie job), which are ignored.</summary>
 public static class StageEventFolder
 {
+    /// <summary>Most sequences kept above a gap. A gap that stays open this long is a lost event (a
+    /// progress publish that failed still used its number), not reordering: the fold then gives the gap
+    /// up, so the state carried by ContinueAsNew stays bounded however long the stage runs. An event of
+    /// a given-up gap that turns up later is counted as a duplicate (it is older than what was folded).</summary>
+    public const int MaxSeenAbove = 64;
+
     /// <param name="now">Orchestration time of the poll (context.CurrentUtcDateTime), never the event's own
     /// clock: timeouts are judged on the orchestrator's clock.</param>
     public static StageFold Fold(StageFold fold, string stage, IEnumerable<StageEvent> events, DateTime now)
@@ -67,6 +73,12 @@ public static class StageEventFolder
 
             above.Add(e.Sequence);
             while (above.Remove(contiguous + 1)) contiguous++;
+            while (above.Count > MaxSeenAbove)
+            {
+                contiguous = above.Min; // give the oldest gap up
+                while (above.Remove(contiguous)) contiguous++;
+                contiguous--;
+            }
             folded++;
             lastEventAt = now;
 

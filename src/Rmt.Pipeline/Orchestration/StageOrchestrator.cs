@@ -12,8 +12,11 @@ namespace Rmt.Pipeline;
 /// status; durable timer }. A completed event ends the stage. A retryable failure or silence for longer
 /// than the stage timeout starts the next attempt, which resumes from the stage's newest checkpoint on
 /// its own. A non-retryable failure or the last attempt ends the stage as failed with the reasons of
-/// every attempt. A "cancel" event (or a cancel marker in Blob) writes the marker, which the job obeys,
-/// and ends the stage as cancelled. After MaxPollsPerGeneration polls the orchestration continues as
+/// every attempt. An attempt preempted by SIGTERM (a retryable 'cancelled' failure, after its checkpoint)
+/// is resumed without counting against MaxAttempts, up to <see cref="MaxPreemptions"/> times. A "cancel" event (or a cancel marker in Blob) writes the marker, which the job obeys,
+/// and ends the stage as cancelled. Every attempt given up (failed, timed out, cancelled) gets its stop
+/// marker (<see cref="StopAttemptActivity"/>) before anything else happens, so a silent attempt that is
+/// still alive, or still queued, stops without saving instead of racing the next attempt. After MaxPollsPerGeneration polls the orchestration continues as
 /// new with its state, so its history stays bounded however long training takes.
 ///
 /// Deterministic: time comes from context.CurrentUtcDateTime, waiting from durable timers, all I/O from
@@ -35,8 +38,9 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
             if (!state.Dispatched)
             {
                 SetStatus(context, input, state, $"dispatching attempt {state.Try}");
+                var dispatchId = state.Preemptions == 0 ? $"{context.InstanceId}#{state.Try}" : $"{context.InstanceId}#{state.Try}p{state.Preemptions}";
                 var dispatched = await context.CallActivityAsync<DispatchResult>(PipelineNames.DispatchJobActivity,
-                    new DispatchInput(job with { Attempt = state.Attempt }, $"{context.InstanceId}#{state.Try}"), activityOptions);
+                    new DispatchInput(job with { Attempt = state.Attempt }, dispatchId), activityOptions);
                 state = state with
                 {
                     Attempt = dispatched.Attempt, Dispatched = true, AttemptStartedAt = context.CurrentUtcDateTime,
@@ -66,6 +70,16 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
                     var failure = StageEventFolder.DescribeFailure(state.Fold, decision, monitor.StageTimeout);
                     var failures = state.AttemptFailures.Append(failure).ToList();
                     log.LogWarning("Stage {Stage} of run {RunId}: {Failure}", job.Stage, job.RunId, failure);
+                    // A silent attempt may still be alive (or still queued): it must stop before the next one starts.
+                    await StopAttemptAsync(context, input, state.Attempt, failure);
+                    if (IsPreemption(state.Fold) && state.Preemptions < MaxPreemptions)
+                    {
+                        // SIGTERM took the machine back after a checkpoint: not the stage's fault, so the
+                        // next attempt resumes without using up one of MaxAttempts (bounded by MaxPreemptions).
+                        log.LogWarning("Stage {Stage} of run {RunId}: attempt {Attempt} was preempted; resuming without counting it", job.Stage, job.RunId, state.Attempt);
+                        state = state with { Attempt = state.Attempt + 1, Dispatched = false, AttemptStartedAt = now, Preemptions = state.Preemptions + 1 };
+                        continue;
+                    }
                     if (decision == StageDecision.FailedFinal || state.Try >= monitor.MaxAttempts)
                     {
                         var why = decision == StageDecision.FailedFinal
@@ -111,10 +125,26 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
         var job = input.Job;
         await context.CallActivityAsync<bool>(
             PipelineNames.WriteCancelMarkerActivity, new CancelMarkerInput(job.RunId, reason, job.TraceParent), ActivityOptions.For(input.Monitor));
+        await StopAttemptAsync(context, input, state.Attempt, $"the run was cancelled: {reason}");
         var why = $"stage '{job.Stage}' was cancelled during attempt {state.Try}: {reason}";
         SetStatus(context, input, state, why, Outcomes.Cancelled);
         return new StageOutcome(job.Stage, job.Kind, Outcomes.Cancelled, state.Try, null, state.Fold.Progress, why);
     }
+
+    /// <summary>Preemptions a stage may have on top of MaxAttempts: a machine that keeps being taken back
+    /// still ends the stage eventually.</summary>
+    public const int MaxPreemptions = 20;
+
+    /// <summary>The attempt ended with a retryable 'cancelled' failure: SIGTERM (preemption, scale-in,
+    /// replica timeout) after the job saved a checkpoint. A user's cancel is not retryable.</summary>
+    private static bool IsPreemption(StageFold fold) =>
+        fold.Terminal?.Failure is { Kind: FailureKind.Cancelled, Retryable: true };
+
+    /// <summary>Writes the attempt's stop marker: the job of an attempt this orchestration gave up stops
+    /// (or never starts) without saving a checkpoint.</summary>
+    private static Task StopAttemptAsync(TaskOrchestrationContext context, StageInput input, int attempt, string reason) =>
+        context.CallActivityAsync<bool>(PipelineNames.StopAttemptActivity,
+            new StopAttemptInput(input.Job.RunId, input.Job.Stage, attempt, reason, input.Job.TraceParent), ActivityOptions.For(input.Monitor));
 
     private static void SetStatus(TaskOrchestrationContext context, StageInput input, StageRunState state, string? message, string phase = Phases.Running) =>
         context.SetCustomStatus(new PipelineCustomStatus(
@@ -122,12 +152,32 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
             context.InstanceId, state.Fold.Progress, state.Fold.Checkpoint, message, context.CurrentUtcDateTime));
 }
 
-/// <summary>Retries of the pipeline's activities: storage hiccups should not fail a run.</summary>
+/// <summary>Retries of the pipeline's activities: a storage or Service Bus outage of a minute or two must
+/// not fail a run whose GPU job keeps training. Capped exponential backoff, bounded in total: the first
+/// retry after min(poll interval, 2 s), doubling to at most 30 s, <see cref="MaxAttempts"/> tries. In
+/// production that waits 2+4+8+16+30+30+30 = 120 s before the activity's failure reaches the stage;
+/// tests with a 50 ms poll interval ride out about 6 s.</summary>
 internal static class ActivityOptions
 {
+    public const int MaxAttempts = 8;
+    public static readonly TimeSpan MaxInterval = TimeSpan.FromSeconds(30);
+
     public static TaskOptions For(MonitorSettings monitor)
     {
         var first = monitor.PollInterval < TimeSpan.FromSeconds(2) ? monitor.PollInterval : TimeSpan.FromSeconds(2);
-        return TaskOptions.FromRetryPolicy(new RetryPolicy(4, first, backoffCoefficient: 2.0, maxRetryInterval: TimeSpan.FromSeconds(30)));
+        return TaskOptions.FromRetryPolicy(new RetryPolicy(MaxAttempts, first, backoffCoefficient: 2.0, maxRetryInterval: MaxInterval));
+    }
+
+    /// <summary>How long the retries wait in all before giving up: the outage an activity survives.</summary>
+    public static TimeSpan TotalWait(MonitorSettings monitor)
+    {
+        var policy = For(monitor).Retry!.Policy!;
+        var total = TimeSpan.Zero;
+        for (var retry = 0; retry < policy.MaxNumberOfAttempts - 1; retry++)
+        {
+            var delay = policy.FirstRetryInterval * Math.Pow(policy.BackoffCoefficient, retry);
+            total += delay < policy.MaxRetryInterval ? delay : policy.MaxRetryInterval;
+        }
+        return total;
     }
 }

@@ -31,9 +31,21 @@ public sealed class CountingEventStream(IStageEventStream inner) : IStageEventSt
 
     public Task PublishAsync(StageEvent stageEvent, CancellationToken ct = default) => inner.PublishAsync(stageEvent, ct);
 
+    /// <summary>Until this time every drain fails as a storage outage does (503).</summary>
+    public DateTime OutageUntil { get; set; }
+
+    public int FailedDrains => Volatile.Read(ref _failedDrains);
+
+    private int _failedDrains;
+
     public async Task<IReadOnlyList<StageEvent>> DrainAsync(
         string runId, Func<IReadOnlyList<StageEvent>, Task> persist, int maxEvents = 256, CancellationToken ct = default)
     {
+        if (DateTime.UtcNow < OutageUntil)
+        {
+            Interlocked.Increment(ref _failedDrains);
+            throw new Azure.RequestFailedException(503, "injected outage: the event stream is unavailable");
+        }
         var events = await inner.DrainAsync(runId, persist, maxEvents, ct);
         Interlocked.Increment(ref _drains);
         return events;
