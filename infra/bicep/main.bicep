@@ -53,12 +53,14 @@ param scheduleRequest string = '{"datasets":{"midTrain":"datasets/demo/corpus.tx
 @description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID): gets blob access to the artifact containers. Empty for none.')
 param principalId string = ''
 
+@description('Type of principalId (azd environment value AZURE_PRINCIPAL_TYPE, set by the preprovision hook from the signed-in account). Empty: Azure detects it, so a CI login as a service principal works too.')
 @allowed([
+  ''
   'User'
   'Group'
   'ServicePrincipal'
 ])
-param principalType string = 'User'
+param principalType string = ''
 
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))

@@ -142,6 +142,19 @@ resource job 'Microsoft.App/jobs@2025-01-01' = {
           ]
         }
       }
+      // The scaler's identity (Service Bus Data Owner on the queue) is for KEDA only: lifecycle None
+      // keeps it out of the container, so the trainer cannot request its tokens. The job identity is
+      // the container's (storage, Service Bus, image pull).
+      identitySettings: [
+        {
+          identity: scalerIdentityId
+          lifecycle: 'None'
+        }
+        {
+          identity: jobIdentityId
+          lifecycle: 'All'
+        }
+      ]
       registries: [
         {
           server: registryLoginServer
