@@ -50,6 +50,19 @@ param scheduleCron string = '0 0 3 * * 0'
 @description('PipelineRequest JSON submitted by the schedule (Rmt.Contracts.PipelineRequest).')
 param scheduleRequest string = '{"datasets":{"midTrain":"datasets/demo/corpus.txt","postTrain":"datasets/gsm8k/train.jsonl"}}'
 
+@description('Email that receives cost and failure alerts (azd environment value RMT_ALERT_EMAIL). Empty: the budget notifies the resource group Owners and alerts show only in the portal.')
+param alertEmail string = ''
+
+@description('Monthly budget of the resource group in the billing currency (notifies at 80% and 100% actual, 100% forecast; stops nothing).')
+@minValue(1)
+param monthlyBudget int = 500
+
+@description('First day of the budget period (yyyy-MM-01, azd environment value RMT_BUDGET_START_DATE, which the preprovision hook pins on the first provision). Empty: the current month.')
+param budgetStartDate string = ''
+
+@description('The current month at deployment time; only the fallback of budgetStartDate (utcNow is allowed only as a parameter default).')
+param deploymentMonth string = utcNow('yyyy-MM-01')
+
 @description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID): gets blob access to the artifact containers. Empty for none.')
 param principalId string = ''
 
@@ -231,6 +244,22 @@ module containerApps 'modules/containerapps.bicep' = {
   dependsOn: [
     roles
   ]
+}
+
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    tags: tags
+    jobId: containerApps.outputs.jobId
+    serviceBusId: serviceBus.outputs.id
+    jobQueueName: serviceBus.outputs.jobQueueName
+    actionGroupName: '${abbrs.insightsActionGroups}${resourceToken}'
+    budgetName: '${abbrs.consumptionBudgets}${environmentName}'
+    alertEmail: alertEmail
+    monthlyBudget: monthlyBudget
+    budgetStartDate: empty(budgetStartDate) ? deploymentMonth : budgetStartDate
+  }
 }
 
 // azd stores these in .azure/<env>/.env; scripts and docs/deploy.md use them.
