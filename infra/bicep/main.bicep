@@ -32,7 +32,7 @@ param location string
 ])
 param gpuProfileType string = 'Consumption-GPU-NC24-A100'
 
-@description('Trainer image. The placeholder lets the first provision succeed before the image is built; infra/hooks/postdeploy.sh builds src/Rmt.GpuJob/Dockerfile.cuda and sets RMT_GPU_JOB_IMAGE.')
+@description('Trainer image. The placeholder lets the first provision succeed before the image is built; azd deploy (service gpujob) builds src/Rmt.GpuJob/Dockerfile.cuda and records it as SERVICE_GPUJOB_IMAGE_NAME.')
 param gpuJobImage string = 'mcr.microsoft.com/k8se/quickstart-jobs:latest'
 
 @description('Longest a training execution may run, in seconds.')
@@ -273,6 +273,7 @@ output RMT_FUNCTION_APP_NAME string = functions.outputs.name
 output RMT_API_URL string = 'https://${functions.outputs.defaultHostName}/api'
 output RMT_GPU_JOB_NAME string = containerApps.outputs.jobName
 output RMT_GPU_PROFILE string = gpuProfileType
+output RMT_GPU_MAX_EXECUTIONS int = gpuMaxExecutions
 output RMT_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output RMT_BLOB_SERVICE_URI string = storage.outputs.blobServiceUri
 output RMT_QUEUE_SERVICE_URI string = storage.outputs.queueServiceUri

@@ -18,7 +18,7 @@ param logAnalyticsWorkspaceId string
 ])
 param gpuProfileType string
 
-@description('Image of the trainer (built from src/Rmt.GpuJob/Dockerfile.cuda).')
+@description('Image of the trainer (built from src/Rmt.GpuJob/Dockerfile.cuda by azd deploy).')
 param image string
 
 param registryLoginServer string
@@ -108,7 +108,8 @@ resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-previ
 resource job 'Microsoft.App/jobs@2025-01-01' = {
   name: jobName
   location: location
-  tags: tags
+  // azd deploys the "gpujob" service of azure.yaml (the trainer image) to the job carrying this tag.
+  tags: union(tags, { 'azd-service-name': 'gpujob' })
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: {
