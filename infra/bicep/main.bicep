@@ -32,7 +32,7 @@ param location string
 ])
 param gpuProfileType string = 'Consumption-GPU-NC24-A100'
 
-@description('Trainer image. The placeholder lets the first provision succeed before the image is built; infra/hooks/postdeploy.sh builds src/Rmt.GpuJob/Dockerfile.cuda and sets RMT_GPU_JOB_IMAGE.')
+@description('Trainer image. The placeholder lets the first provision succeed before the image is built; azd deploy (service gpujob) builds src/Rmt.GpuJob/Dockerfile.cuda and records it as SERVICE_GPUJOB_IMAGE_NAME.')
 param gpuJobImage string = 'mcr.microsoft.com/k8se/quickstart-jobs:latest'
 
 @description('Longest a training execution may run, in seconds.')
@@ -50,15 +50,30 @@ param scheduleCron string = '0 0 3 * * 0'
 @description('PipelineRequest JSON submitted by the schedule (Rmt.Contracts.PipelineRequest).')
 param scheduleRequest string = '{"datasets":{"midTrain":"datasets/demo/corpus.txt","postTrain":"datasets/gsm8k/train.jsonl"}}'
 
+@description('Email that receives cost and failure alerts (azd environment value RMT_ALERT_EMAIL). Empty: the budget notifies the resource group Owners and alerts show only in the portal.')
+param alertEmail string = ''
+
+@description('Monthly budget of the resource group in the billing currency (notifies at 80% and 100% actual, 100% forecast; stops nothing).')
+@minValue(1)
+param monthlyBudget int = 500
+
+@description('First day of the budget period (yyyy-MM-01, azd environment value RMT_BUDGET_START_DATE, which the preprovision hook pins on the first provision). Empty: the current month.')
+param budgetStartDate string = ''
+
+@description('The current month at deployment time; only the fallback of budgetStartDate (utcNow is allowed only as a parameter default).')
+param deploymentMonth string = utcNow('yyyy-MM-01')
+
 @description('Object id of the deploying user (azd sets AZURE_PRINCIPAL_ID): gets blob access to the artifact containers. Empty for none.')
 param principalId string = ''
 
+@description('Type of principalId (azd environment value AZURE_PRINCIPAL_TYPE, set by the preprovision hook from the signed-in account). Empty: Azure detects it, so a CI login as a service principal works too.')
 @allowed([
+  ''
   'User'
   'Group'
   'ServicePrincipal'
 ])
-param principalType string = 'User'
+param principalType string = ''
 
 var abbrs = loadJsonContent('abbreviations.json')
 var resourceToken = toLower(uniqueString(subscription().id, environmentName, location))
@@ -231,6 +246,22 @@ module containerApps 'modules/containerapps.bicep' = {
   ]
 }
 
+module alerts 'modules/alerts.bicep' = {
+  name: 'alerts'
+  scope: rg
+  params: {
+    tags: tags
+    jobId: containerApps.outputs.jobId
+    serviceBusId: serviceBus.outputs.id
+    jobQueueName: serviceBus.outputs.jobQueueName
+    actionGroupName: '${abbrs.insightsActionGroups}${resourceToken}'
+    budgetName: '${abbrs.consumptionBudgets}${environmentName}'
+    alertEmail: alertEmail
+    monthlyBudget: monthlyBudget
+    budgetStartDate: empty(budgetStartDate) ? deploymentMonth : budgetStartDate
+  }
+}
+
 // azd stores these in .azure/<env>/.env; scripts and docs/deploy.md use them.
 output AZURE_LOCATION string = location
 output AZURE_TENANT_ID string = tenant().tenantId
@@ -242,6 +273,7 @@ output RMT_FUNCTION_APP_NAME string = functions.outputs.name
 output RMT_API_URL string = 'https://${functions.outputs.defaultHostName}/api'
 output RMT_GPU_JOB_NAME string = containerApps.outputs.jobName
 output RMT_GPU_PROFILE string = gpuProfileType
+output RMT_GPU_MAX_EXECUTIONS int = gpuMaxExecutions
 output RMT_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 output RMT_BLOB_SERVICE_URI string = storage.outputs.blobServiceUri
 output RMT_QUEUE_SERVICE_URI string = storage.outputs.queueServiceUri

@@ -217,6 +217,7 @@ public sealed class JobRunner
         private readonly List<LocalDataset> _datasets = [];
         private FailureClassifier.Phase _phase = FailureClassifier.Phase.Inputs;
         private CheckpointRef? _lastCheckpoint;
+        private Rmt.Training.Model.Precision? _precision; // what the stage computed in, for the report
         private string? _lastLocalCheckpoint;
         private long _totalSteps;
 
@@ -331,6 +332,7 @@ public sealed class JobRunner
                 var context = new StageContext(_job, _workDir, datasetPath, evalDatasetPath, baseDir, search.Resume, _totalSteps,
                     _stop, Logger, _runner._options.Device, AfterStepAsync, ReportAsync, FinalCheckpointAsync);
                 outcome = await executor.RunAsync(context, ct);
+                _precision = context.Precision;
             }
             finally
             {
@@ -480,7 +482,7 @@ public sealed class JobRunner
                 plots.Add(plot);
             }
             var report = StageReport.Build(new StageReportInput(_job, resumeNote, _datasets, history, outcome, checkpoint,
-                checkpoint?.Uri, plots, _clock.Elapsed, Writer));
+                checkpoint?.Uri, plots, _clock.Elapsed, Writer, _precision?.ToString()));
             var reportPath = BlobLayout.StageReport(_job.RunId, _job.Stage);
             await Store.WriteTextAsync(reportPath, report, ct);
             var result = new StageResult(checkpoint, reportPath, history.Count > 0 ? metricsPath : null,

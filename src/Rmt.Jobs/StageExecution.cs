@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Rmt.Contracts;
+using Rmt.Training.Model;
 
 namespace Rmt.Jobs;
 
@@ -124,8 +125,21 @@ public sealed class StageContext
     /// over the device in the stage config, so one job message runs on whatever machine takes it.</summary>
     public string? DeviceOverride { get; }
 
-    /// <summary>The device to train on: <see cref="DeviceOverride"/>, else the configured one.</summary>
-    public string DeviceFor(string configured) => DeviceOverride ?? configured;
+    /// <summary>The device to train on: <see cref="DeviceOverride"/>, else the configured one. Also
+    /// decides (and logs once) the <see cref="Precision"/> the stage computes in on that device.</summary>
+    public string DeviceFor(string configured)
+    {
+        var name = DeviceOverride ?? configured;
+        var precision = Devices.PrecisionOf(Devices.Parse(name));
+        if (Precision != precision)
+            Logger.LogInformation("stage {Stage} on {Device} computes in {Precision}", Job.Stage, name, precision);
+        Precision = precision;
+        return name;
+    }
+
+    /// <summary>The compute precision on the stage's device (bf16, or fp32 where bf16 is not native);
+    /// null until the executor asked <see cref="DeviceFor"/>. The stage report records it.</summary>
+    public Precision? Precision { get; private set; }
 
     /// <summary>Call after every optimizer step. Publishes progress every ProgressEvery steps, saves
     /// and uploads a checkpoint every CheckpointEvery steps (with <paramref name="writeCheckpoint"/>),

@@ -15,7 +15,8 @@ public sealed record StageReportInput(
     string? CheckpointUri,
     IReadOnlyList<string> PlotFiles,
     TimeSpan Duration,
-    string Host);
+    string Host,
+    string? Precision = null);
 
 /// <summary>Writes the markdown report of one stage: what ran, on what, how training went, the final
 /// metrics, and the executor's own sections and plots.</summary>
@@ -40,6 +41,7 @@ public static class StageReport
             md.AppendLine(CultureInfo.InvariantCulture, $"| dataset | {dataset.BlobPath} ({dataset.Bytes} bytes, sha256 {dataset.Sha256[..16]}...) |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| final checkpoint | {input.CheckpointUri ?? "none"} |");
         md.AppendLine(CultureInfo.InvariantCulture, $"| duration | {input.Duration.TotalSeconds:F1} s on {Escape(input.Host)} |");
+        if (input.Precision is not null) md.AppendLine(CultureInfo.InvariantCulture, $"| precision | {Escape(input.Precision)} |");
         md.AppendLine();
 
         if (input.Outcome.Metrics.Count > 0)

@@ -216,4 +216,26 @@ public sealed class BlobArtifactStoreTests(AzuriteFixture azurite)
 
         Assert.Equal("the quick brown fox\n", await File.ReadAllTextAsync(temp.Sub("nested/copy.txt")));
     }
+
+    [Fact]
+    public async Task A_read_only_identity_reads_datasets_without_creating_the_container()
+    {
+        // The trainer holds Storage Blob Data Reader on datasets (infra/bicep/modules/roles.bicep), which
+        // may not create containers; a read-and-list SAS gets the same 403 from the create call.
+        var name = BlobLayout.Dataset(Samples.RunId("ro"), "corpus.txt");
+        await Store().WriteTextAsync(name, "to be or not to be");
+        var readOnly = new BlobServiceClient(Service.GenerateAccountSasUri(
+            Azure.Storage.Sas.AccountSasPermissions.Read | Azure.Storage.Sas.AccountSasPermissions.List,
+            DateTimeOffset.UtcNow.AddHours(1), Azure.Storage.Sas.AccountSasResourceTypes.All));
+        var store = new BlobArtifactStore(readOnly);
+
+        Assert.Equal("to be or not to be", await store.ReadTextAsync(name));
+        using var temp = new Samples.TempDir();
+        await store.DownloadFileAsync(name, Path.Combine(temp.Path, "corpus.txt"));
+        Assert.Equal("to be or not to be", await File.ReadAllTextAsync(Path.Combine(temp.Path, "corpus.txt")));
+        var missing = await Assert.ThrowsAsync<ArtifactException>(() => store.DownloadFileAsync(name + ".missing", Path.Combine(temp.Path, "x")));
+        Assert.Contains("is missing", missing.Message, StringComparison.Ordinal);
+        // Writing still fails, with the storage error rather than silently.
+        await Assert.ThrowsAnyAsync<Exception>(() => store.WriteTextAsync(name + ".new", "x"));
+    }
 }

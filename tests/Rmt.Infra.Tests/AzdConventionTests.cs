@@ -15,9 +15,6 @@ public sealed partial class AzdConventionTests(CompiledTemplate template)
     [GeneratedRegex(@"^[A-Z][A-Z0-9]*(_[A-Z0-9]+)*$")]
     private static partial Regex UpperSnake();
 
-    [GeneratedRegex(@"\$\{(?<var>[A-Z][A-Z0-9_]*):\?")]
-    private static partial Regex RequiredShellVariable();
-
     private string Path(params string[] parts) => System.IO.Path.Combine([template.RepoRoot, .. parts]);
 
     private IEnumerable<string> Outputs => template.Root["outputs"]!.AsObject().Select(o => o.Key);
@@ -49,7 +46,7 @@ public sealed partial class AzdConventionTests(CompiledTemplate template)
         string[] needed =
         [
             "AZURE_LOCATION", "AZURE_TENANT_ID", "AZURE_RESOURCE_GROUP", "AZURE_CONTAINER_REGISTRY_ENDPOINT",
-            "AZURE_CONTAINER_REGISTRY_NAME", "RMT_FUNCTION_APP_NAME", "RMT_API_URL", "RMT_GPU_JOB_NAME",
+            "AZURE_CONTAINER_REGISTRY_NAME", "AZURE_CONTAINER_APPS_ENVIRONMENT_NAME", "RMT_GPU_MAX_EXECUTIONS", "RMT_FUNCTION_APP_NAME", "RMT_API_URL", "RMT_GPU_JOB_NAME",
             RmtSettings.BlobServiceUri, RmtSettings.QueueServiceUri, RmtSettings.ServiceBusNamespace,
             RmtSettings.JobQueue, RmtSettings.EventTopic, RmtSettings.EventSubscription,
         ];
@@ -67,33 +64,54 @@ public sealed partial class AzdConventionTests(CompiledTemplate template)
     }
 
     [Fact]
-    public void Azure_yaml_points_at_the_bicep_and_an_executable_hook_fed_by_template_outputs()
+    public void Azure_yaml_points_at_the_bicep_and_runs_the_cross_platform_hooks()
     {
         var yaml = File.ReadAllLines(Path("azure.yaml")).Select(l => l.Trim()).ToList();
         Assert.Contains("path: infra/bicep", yaml);
         Assert.Contains("module: main", yaml);
         Assert.Contains("host: function", yaml);
-        var hooks = yaml.Where(l => l.StartsWith("run: ", StringComparison.Ordinal)).Select(l => l["run: ".Length..]).ToList();
-        Assert.NotEmpty(hooks);
-        foreach (var hook in hooks)
-        {
-            var file = Path(hook.Split('/'));
-            Assert.True(File.Exists(file), $"azure.yaml hook {hook} does not exist");
-            if (!OperatingSystem.IsWindows())
-                Assert.True((File.GetUnixFileMode(file) & UnixFileMode.UserExecute) != 0, $"{hook} is not executable");
-            var script = File.ReadAllText(file);
-            var needs = RequiredShellVariable().Matches(script).Select(m => m.Groups["var"].Value).ToList();
-            Assert.NotEmpty(needs);
-            Assert.Empty(needs.Except(Outputs));
-        }
+        var runs = yaml.Where(l => l.StartsWith("run: ", StringComparison.Ordinal)).Select(l => l["run: ".Length..]).ToList();
+        // Each hook once for posix (sh) and once for Windows (pwsh), the same dotnet command.
+        Assert.Equal(
+            ["dotnet run --project infra/hooks/Rmt.AzdHooks -- postprovision", "dotnet run --project infra/hooks/Rmt.AzdHooks -- postprovision",
+             "dotnet run --project infra/hooks/Rmt.AzdHooks -- preprovision", "dotnet run --project infra/hooks/Rmt.AzdHooks -- preprovision"],
+            runs.Order(StringComparer.Ordinal));
+        Assert.Equal(2, yaml.Count(l => l == "shell: pwsh"));
+        Assert.Equal(2, yaml.Count(l => l == "shell: sh"));
+        Assert.True(File.Exists(Path("infra", "hooks", "Rmt.AzdHooks", "Rmt.AzdHooks.csproj")));
+        Assert.False(File.Exists(Path("infra", "hooks", "postdeploy.sh")), "the image is deployed by azd (service gpujob), not a posix-only hook");
     }
 
     [Fact]
-    public void The_image_the_hook_records_is_the_one_the_next_provision_uses()
+    public void The_hooks_read_only_values_azd_has()
     {
+        var program = File.ReadAllText(Path("infra", "hooks", "Rmt.AzdHooks", "Program.cs"));
+        var file = JsonNode.Parse(File.ReadAllText(Path("infra", "bicep", "main.parameters.json")))!["parameters"]!.AsObject();
+        var inputs = file.Select(p => AzdVariable().Match(p.Value!["value"]!.GetValue<string>()).Groups["var"].Value).ToHashSet();
+        foreach (var name in RequiredOrOptional().Matches(program).Select(m => m.Groups["var"].Value).Distinct())
+            Assert.True(Outputs.Contains(name) || inputs.Contains(name) || name is "RMT_SKIP_GPU_CHECKS",
+                $"the hooks read {name}, which is neither a template output nor an azd input of main.parameters.json");
+    }
+
+    [GeneratedRegex(@"(?:Required|Optional)\(""(?<var>[A-Z_]+)""")]
+    private static partial Regex RequiredOrOptional();
+
+    [Fact]
+    public void The_gpu_job_is_an_azd_container_app_service_and_keeps_its_image_across_provisions()
+    {
+        var yaml = File.ReadAllText(Path("azure.yaml"));
+        Assert.Contains("requiredVersions:\n  azd: \">= 1.23.8\"", yaml.ReplaceLineEndings("\n"), StringComparison.Ordinal); // jobs as host: containerapp
+        var service = yaml.ReplaceLineEndings("\n")[yaml.ReplaceLineEndings("\n").IndexOf("  gpujob:\n", StringComparison.Ordinal)..];
+        Assert.Contains("project: ./src/Rmt.GpuJob\n", service, StringComparison.Ordinal);
+        Assert.Contains("host: containerapp\n", service, StringComparison.Ordinal);
+        Assert.Contains("path: ./Dockerfile.cuda\n", service, StringComparison.Ordinal);
+        Assert.Contains("context: ../..\n", service, StringComparison.Ordinal);
+        Assert.True(File.Exists(Path("src", "Rmt.GpuJob", "Dockerfile.cuda")));
+
+        var job = template.Single("Microsoft.App/jobs");
+        Assert.Contains("'azd-service-name', 'gpujob'", job.Node["tags"]?.GetValue<string>() ?? "", StringComparison.Ordinal);
         var file = JsonNode.Parse(File.ReadAllText(Path("infra", "bicep", "main.parameters.json")))!["parameters"]!;
-        var imageVariable = AzdVariable().Match(file["gpuJobImage"]!["value"]!.GetValue<string>()).Groups["var"].Value;
-        Assert.Equal("RMT_GPU_JOB_IMAGE", imageVariable);
-        Assert.Contains($"azd env set {imageVariable} ", File.ReadAllText(Path("infra", "hooks", "postdeploy.sh")), StringComparison.Ordinal);
+        Assert.Equal("SERVICE_GPUJOB_IMAGE_NAME", AzdVariable().Match(file["gpuJobImage"]!["value"]!.GetValue<string>()).Groups["var"].Value);
+        Assert.Equal("parameter:gpuJobImage", template.Trace(job, job.Properties["template"]!["containers"]![0]!["image"]));
     }
 }

@@ -1,4 +1,6 @@
+using System.Text.Json.Nodes;
 using System.Text.RegularExpressions;
+using Rmt.Contracts;
 
 namespace Rmt.Infra.Tests;
 
@@ -9,7 +11,9 @@ public sealed partial class RoleAssignmentTests(CompiledTemplate template)
     /// <summary>Built-in role definition ids (the same in every Azure tenant) and their names.</summary>
     private static readonly Dictionary<string, (string Id, string Name)> Roles = new()
     {
+        ["storageBlobDataOwner"] = ("b7e6dc6d-f1e8-4753-8033-0f276bb0955b", "Storage Blob Data Owner"),
         ["storageBlobDataContributor"] = ("ba92f5b4-2d11-453d-a403-e96b0029c9fe", "Storage Blob Data Contributor"),
+        ["storageBlobDataReader"] = ("2a2b9908-6ea1-4ae2-8e65-a410df84e7d1", "Storage Blob Data Reader"),
         ["storageQueueDataContributor"] = ("974c5e8b-45b9-4653-ba55-5f855dd0fb88", "Storage Queue Data Contributor"),
         ["storageTableDataContributor"] = ("0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3", "Storage Table Data Contributor"),
         ["serviceBusDataSender"] = ("69a216fc-b8fb-44d8-bc22-1f3c2cd27a39", "Azure Service Bus Data Sender"),
@@ -22,13 +26,14 @@ public sealed partial class RoleAssignmentTests(CompiledTemplate template)
     /// <summary>Which identity holds which role; anything else is more privilege than the code needs.</summary>
     private static readonly string[] Expected =
     [
-        "functionsPrincipalId storageBlobDataContributor",
+        "functionsPrincipalId storageBlobDataOwner",
         "functionsPrincipalId storageQueueDataContributor",
         "functionsPrincipalId storageTableDataContributor",
         "functionsPrincipalId serviceBusDataSender",
         "functionsPrincipalId serviceBusDataReceiver",
         "functionsPrincipalId monitoringMetricsPublisher",
         "jobPrincipalId storageBlobDataContributor",
+        "jobPrincipalId storageBlobDataReader",
         "jobPrincipalId serviceBusDataReceiver",
         "jobPrincipalId serviceBusDataSender",
         "jobPrincipalId acrPull",
@@ -82,13 +87,61 @@ public sealed partial class RoleAssignmentTests(CompiledTemplate template)
     }
 
     [Fact]
-    public void Gpu_job_blob_access_is_limited_to_the_artifact_containers()
+    public void Gpu_job_blob_access_is_limited_to_the_artifact_containers_and_read_only_on_datasets()
     {
         var jobBlobs = Assignments.Where(a => a.Text.Contains("parameters('jobPrincipalId')", StringComparison.Ordinal)
-                                             && a.Text.Contains("storageBlobDataContributor", StringComparison.Ordinal)).ToList();
+                                             && a.Text.Contains("storageBlobData", StringComparison.Ordinal)).ToList();
         var assignment = Assert.Single(jobBlobs);
         Assert.Contains("Microsoft.Storage/storageAccounts/blobServices/containers", assignment.Node["scope"]?.GetValue<string>() ?? "", StringComparison.Ordinal);
         Assert.NotNull(assignment.Node["copy"]); // one per container
+        // Reader on the datasets container, Contributor on the others; the role is part of the name, so
+        // changing it creates a new assignment instead of failing on an immutable one.
+        const string role = "if(equals(parameters('artifactContainers')[copyIndex()], parameters('datasetsContainer')), variables('roles').storageBlobDataReader, variables('roles').storageBlobDataContributor)";
+        Assert.Equal($"[subscriptionResourceId('Microsoft.Authorization/roleDefinitions', {role})]", assignment.Properties["roleDefinitionId"]?.GetValue<string>());
+        Assert.EndsWith($", {role})]", assignment.Node["name"]?.GetValue<string>(), StringComparison.Ordinal);
+        var rolesTemplate = RolesModule.Properties["template"]!;
+        Assert.Equal(BlobLayout.DatasetsContainer, rolesTemplate["parameters"]!["datasetsContainer"]!["defaultValue"]?.GetValue<string>());
+        Assert.Null(RolesModule.Properties["parameters"]?["datasetsContainer"]); // main.bicep keeps the default
+        Assert.Equal("output:storage.artifactContainers", template.Trace(assignment, JsonValue.Create("[parameters('artifactContainers')]")));
+    }
+
+    [Fact]
+    public void Functions_host_storage_identity_is_blob_data_owner_as_the_functions_docs_require()
+    {
+        var host = Assert.Single(Assignments, a => a.Text.Contains("parameters('functionsPrincipalId')", StringComparison.Ordinal)
+                                                   && a.Text.Contains("storageBlobData", StringComparison.Ordinal));
+        Assert.Contains("variables('roles').storageBlobDataOwner", host.Text, StringComparison.Ordinal);
+        Assert.DoesNotContain("storageBlobDataContributor", host.Text, StringComparison.Ordinal);
+        Assert.Equal("[resourceId('Microsoft.Storage/storageAccounts', parameters('storageAccountName'))]", host.Node["scope"]?.GetValue<string>());
+    }
+
+    [Fact]
+    public void Deploying_principal_type_comes_from_the_azd_environment_and_is_detected_when_unset()
+    {
+        var parameter = template.MainParameter("principalType");
+        Assert.Equal("", parameter["defaultValue"]?.GetValue<string>()); // not 'User': a CI login is a service principal
+        Assert.Contains("ServicePrincipal", parameter["allowedValues"]!.AsArray().Select(v => v!.GetValue<string>()));
+        var file = JsonNode.Parse(File.ReadAllText(Path.Combine(template.RepoRoot, "infra", "bicep", "main.parameters.json")))!;
+        Assert.Equal("${AZURE_PRINCIPAL_TYPE}", file["parameters"]!["principalType"]!["value"]!.GetValue<string>());
+
+        var user = Assert.Single(Assignments, a => a.Text.Contains("parameters('userPrincipalId')", StringComparison.Ordinal));
+        // Empty leaves principalType out of the request (null), and Azure looks the principal up.
+        Assert.Equal("[if(empty(parameters('userPrincipalType')), null(), parameters('userPrincipalType'))]",
+            user.Properties["principalType"]?.GetValue<string>());
+        Assert.Equal("parameter:principalType", template.Trace(user, JsonValue.Create("[parameters('userPrincipalType')]")));
+    }
+
+    [Fact]
+    public void The_scalers_identity_is_not_available_to_the_trainer_container()
+    {
+        var job = template.Single("Microsoft.App/jobs");
+        var settings = job.Properties["configuration"]!["identitySettings"]!.AsArray()
+            .ToDictionary(s => template.Trace(job, s!["identity"]), s => s!["lifecycle"]!.GetValue<string>());
+        Assert.Equal("None", settings["output:scaler-identity.id"]);
+        Assert.Equal("All", settings["output:job-identity.id"]);
+        Assert.Equal(2, job.Node["identity"]!["userAssignedIdentities"]!.AsObject().Count); // both attached, only one usable inside
+        var rule = job.Properties["configuration"]!["eventTriggerConfig"]!["scale"]!["rules"]![0]!;
+        Assert.Equal("output:scaler-identity.id", template.Trace(job, rule["identity"]));
     }
 
     [Fact]

@@ -54,6 +54,7 @@ public sealed class JobLifecycleTests(AzuriteFixture azurite)
         Assert.Contains($"# Stage report: pretrain (pretrain) of run {runId}", report, StringComparison.Ordinal);
         Assert.Contains("| validation_loss |", report, StringComparison.Ordinal);
         Assert.Contains("## Sample (greedy)", report, StringComparison.Ordinal);
+        Assert.Contains("| precision | fp32 (cpu computes in float32) |", report, StringComparison.Ordinal);
         Assert.Contains("![progress-loss](plots/progress-loss.png)", report, StringComparison.Ordinal);
         Assert.True(await harness.Store.ExistsAsync(JobBlobs.Plot(runId, "pretrain", "progress-loss.png")));
 

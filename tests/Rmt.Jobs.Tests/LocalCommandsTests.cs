@@ -39,6 +39,7 @@ public sealed class LocalCommandsTests : IDisposable
         Assert.Equal([1L, 2, 3, 4, 5], steps);
         var report = await File.ReadAllTextAsync(Path.Combine(outDir, "report.md"));
         Assert.Contains("resuming from step 3", report, StringComparison.Ordinal);
+        Assert.Contains("| precision | fp32 (cpu computes in float32) |", report, StringComparison.Ordinal);
         Assert.True(File.Exists(Path.Combine(outDir, "plots", "progress-loss.png")));
     }
 

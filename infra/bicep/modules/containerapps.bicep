@@ -18,7 +18,7 @@ param logAnalyticsWorkspaceId string
 ])
 param gpuProfileType string
 
-@description('Image of the trainer (built from src/Rmt.GpuJob/Dockerfile.cuda).')
+@description('Image of the trainer (built from src/Rmt.GpuJob/Dockerfile.cuda by azd deploy).')
 param image string
 
 param registryLoginServer string
@@ -40,6 +40,11 @@ param eventTopicName string
 @description('Longest a training execution may run, in seconds (default 24 h).')
 @minValue(600)
 param replicaTimeoutSeconds int
+
+@description('Platform retries of a failed replica within one execution (bounded: each retry is GPU time).')
+@minValue(1)
+@maxValue(3)
+param replicaRetryLimit int = 1
 
 @description('Concurrent GPU executions (each holds one GPU). Bounded by your serverless GPU quota.')
 @minValue(1)
@@ -103,7 +108,8 @@ resource environmentLogs 'Microsoft.Insights/diagnosticSettings@2021-05-01-previ
 resource job 'Microsoft.App/jobs@2025-01-01' = {
   name: jobName
   location: location
-  tags: tags
+  // azd deploys the "gpujob" service of azure.yaml (the trainer image) to the job carrying this tag.
+  tags: union(tags, { 'azd-service-name': 'gpujob' })
   identity: {
     type: 'UserAssigned'
     userAssignedIdentities: {
@@ -117,10 +123,15 @@ resource job 'Microsoft.App/jobs@2025-01-01' = {
     configuration: {
       triggerType: 'Event'
       replicaTimeout: replicaTimeoutSeconds
-      // No platform retry: the container settles its message early, so a retried replica would not
-      // see it again. Retries are the orchestrator's (a new message with attempt + 1), and a restarted
-      // stage resumes from its newest checkpoint.
-      replicaRetryLimit: 0
+      // One platform retry, for a replica that failed before it received its message (a transient
+      // start, identity or network failure): the retry receives the same message. A replica that
+      // fails after receiving leaves the message locked; it comes back after the lock (delivery
+      // count + 1) and is dead-lettered after the queue's maxDeliveryCount, so crashes after receive
+      // are bounded. Crashes before receive (an image that never starts) are not: the message stays
+      // active and KEDA starts an execution every polling interval, which the failed-executions
+      // alert (alerts.bicep) reports. Stage retries are the orchestrator's (attempt + 1), and a
+      // restarted stage resumes from its newest checkpoint.
+      replicaRetryLimit: replicaRetryLimit
       eventTriggerConfig: {
         parallelism: 1
         replicaCompletionCount: 1
@@ -142,6 +153,19 @@ resource job 'Microsoft.App/jobs@2025-01-01' = {
           ]
         }
       }
+      // The scaler's identity (Service Bus Data Owner on the queue) is for KEDA only: lifecycle None
+      // keeps it out of the container, so the trainer cannot request its tokens. The job identity is
+      // the container's (storage, Service Bus, image pull).
+      identitySettings: [
+        {
+          identity: scalerIdentityId
+          lifecycle: 'None'
+        }
+        {
+          identity: jobIdentityId
+          lifecycle: 'All'
+        }
+      ]
       registries: [
         {
           server: registryLoginServer
@@ -176,3 +200,4 @@ resource job 'Microsoft.App/jobs@2025-01-01' = {
 
 output environmentName string = environment.name
 output jobName string = job.name
+output jobId string = job.id

@@ -1,13 +1,16 @@
 // Every role assignment RMT needs, each at the narrowest scope the code allows. Built-in role ids
 // are fixed across Azure; each is named next to its id.
 //
-//   Functions identity  storage account   Storage Blob Data Contributor   host (keys, leases, timers), artifacts, deployment package
+//   Functions identity  storage account   Storage Blob Data Owner         host (keys, leases, timers), artifacts, deployment package;
+//                                                                         Owner is the documented minimum for a Functions host's
+//                                                                         storage by identity (Functions docs, Flex Consumption samples)
 //                       storage account   Storage Queue Data Contributor  durable control and work-item queues
 //                       storage account   Storage Table Data Contributor  durable history and instance tables
 //                       job queue         Azure Service Bus Data Sender   dispatches stage jobs
 //                       event topic       Azure Service Bus Data Receiver drains stage events (subscription "orchestrator")
 //                       App Insights      Monitoring Metrics Publisher    telemetry with Entra ID (local auth is off)
-//   GPU job identity    3 containers      Storage Blob Data Contributor   datasets, checkpoints, runs only (not the host's containers)
+//   GPU job identity    datasets          Storage Blob Data Reader        reads its input; a trainer never changes a dataset
+//                       checkpoints, runs Storage Blob Data Contributor   checkpoints, reports, claims, cancel marker (not the host's containers)
 //                       job queue         Azure Service Bus Data Receiver receives and settles its job message
 //                       event topic       Azure Service Bus Data Sender   publishes stage events
 //                       registry          AcrPull                         pulls the trainer image
@@ -21,6 +24,9 @@
 
 param storageAccountName string
 param artifactContainers array
+
+@description('The artifact container the trainer only reads (Rmt.Contracts.BlobLayout.DatasetsContainer).')
+param datasetsContainer string = 'datasets'
 param serviceBusName string
 param jobQueueName string
 param eventTopicName string
@@ -30,18 +36,22 @@ param functionsPrincipalId string
 param jobPrincipalId string
 param scalerPrincipalId string
 
-@description('Object id of a user or group to grant blob access to the artifact containers; empty for none.')
+@description('Object id of a user, group or service principal to grant blob access to the artifact containers; empty for none.')
 param userPrincipalId string = ''
 
+@description('Type of userPrincipalId. Empty: left out of the assignment, and Azure detects it (a CI login is a service principal, not a user).')
 @allowed([
+  ''
   'User'
   'Group'
   'ServicePrincipal'
 ])
-param userPrincipalType string = 'User'
+param userPrincipalType string = ''
 
 var roles = {
+  storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b' // Storage Blob Data Owner
   storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe' // Storage Blob Data Contributor
+  storageBlobDataReader: '2a2b9908-6ea1-4ae2-8e65-a410df84e7d1' // Storage Blob Data Reader
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88' // Storage Queue Data Contributor
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3' // Storage Table Data Contributor
   serviceBusDataSender: '69a216fc-b8fb-44d8-bc22-1f3c2cd27a39' // Azure Service Bus Data Sender
@@ -90,7 +100,7 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
 
 resource functionsStorage 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for role in [
-    roles.storageBlobDataContributor
+    roles.storageBlobDataOwner
     roles.storageQueueDataContributor
     roles.storageTableDataContributor
   ]: {
@@ -136,12 +146,16 @@ resource functionsTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01'
 
 // ---------------------------------------------------------------- GPU job identity
 
+// Read-only on datasets, read-write on the other artifact containers.
 resource jobBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
   for (container, i) in artifactContainers: {
-    name: guid(containers[i].id, jobPrincipalId, roles.storageBlobDataContributor)
+    name: guid(containers[i].id, jobPrincipalId, container == datasetsContainer ? roles.storageBlobDataReader : roles.storageBlobDataContributor)
     scope: containers[i]
     properties: {
-      roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
+      roleDefinitionId: subscriptionResourceId(
+        'Microsoft.Authorization/roleDefinitions',
+        container == datasetsContainer ? roles.storageBlobDataReader : roles.storageBlobDataContributor
+      )
       principalId: jobPrincipalId
       principalType: 'ServicePrincipal'
     }
@@ -199,7 +213,7 @@ resource userBlobs 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
     properties: {
       roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.storageBlobDataContributor)
       principalId: userPrincipalId
-      principalType: userPrincipalType
+      principalType: empty(userPrincipalType) ? null : userPrincipalType
     }
   }
 ]

@@ -73,6 +73,7 @@ resource eventSubscription 'Microsoft.ServiceBus/namespaces/topics/subscriptions
 }
 
 output name string = namespace.name
+output id string = namespace.id
 // Fully qualified namespace ({name}.servicebus.windows.net), taken from the endpoint Azure reports
 // ("https://{name}.servicebus.windows.net:443/") so no cloud-specific host name is written here.
 output fullyQualifiedNamespace string = split(split(split(namespace.properties.serviceBusEndpoint, '//')[1], '/')[0], ':')[0]

@@ -500,6 +500,13 @@ public sealed class BlobArtifactStore : IArtifactStore
         {
             await _service.GetBlobContainerClient(container).CreateIfNotExistsAsync(cancellationToken: ct);
         }
+        catch (RequestFailedException e) when (e.Status == 403)
+        {
+            // A read-only identity (the trainer holds Storage Blob Data Reader on datasets) may not
+            // create containers; the container exists in Azure (Bicep), and a read of a missing one
+            // says "missing", a write says "forbidden".
+            _logger.LogDebug("not allowed to create blob container {Container} ({ErrorCode}); using it as it is", container, e.ErrorCode);
+        }
         catch (RequestFailedException e)
         {
             throw new ArtifactException($"could not create blob container {_service.Uri}{container} ({e.Status} {e.ErrorCode}); check the storage endpoint and the identity's 'Storage Blob Data Contributor' role", e);

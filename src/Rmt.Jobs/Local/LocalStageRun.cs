@@ -121,7 +121,7 @@ public sealed class LocalStageRun(StageExecutors executors, ILogger logger, Acti
         var datasets = new[] { inputs.Dataset, inputs.EvalDataset }.OfType<string>().Where(File.Exists)
             .Select(p => new LocalDataset(p, p, new FileInfo(p).Length, Sha256(p))).ToList();
         var report = StageReport.Build(new StageReportInput(job, note, datasets, history, outcome, checkpoint, checkpoint?.Uri, plots,
-            clock.Elapsed, Environment.MachineName));
+            clock.Elapsed, Environment.MachineName, context.Precision?.ToString()));
         var reportPath = Path.Combine(outDir, "report.md");
         await File.WriteAllTextAsync(reportPath, report, ct);
         var result = new StageResult(checkpoint, reportPath, history.Count > 0 ? metricsFile : null, new Dictionary<string, double>(outcome.Metrics));

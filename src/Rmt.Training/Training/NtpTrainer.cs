@@ -13,9 +13,10 @@ namespace Rmt.Training.Training;
 //   for each optimizer step: GradAccumulation micro-batches of BatchSize / GradAccumulation windows,
 //   loss = masked mean cross-entropy / GradAccumulation, backward; clip the global grad norm;
 //   AdamW (decay on matrices and embeddings only) at the warm-up + cosine learning rate.
-// Mixed precision: on CUDA the model computes in bf16 with float32 master weights (ComputeDtype);
-// on the CPU everything is float32. Batch k is a pure function of k, the schedule a function of the
-// step, so a checkpoint (weights, optimizer, step, data position, RNG) resumes bit for bit.
+// Mixed precision: on CUDA with native bf16 (compute capability >= 8.0, Devices.Choose) the model
+// computes in bf16 with float32 master weights (ComputeDtype); older GPUs and the CPU use float32.
+// Batch k is a pure function of k, the schedule a function of the step, so a checkpoint (weights,
+// optimizer, step, data position, RNG) resumes bit for bit.
 
 /// <summary>Optimizer settings of <see cref="NtpTrainer"/> beyond the shared schedule.</summary>
 public sealed record NtpTrainerOptions(
@@ -23,7 +24,7 @@ public sealed record NtpTrainerOptions(
     double Beta1 = 0.9,
     double Beta2 = 0.95,           // nanoGPT / LLaMA value for stability with small batches
     double Eps = 1e-8,
-    bool Autocast = true);         // bf16 compute on CUDA (never on the CPU)
+    bool Autocast = true);         // bf16 compute where the GPU has it natively (Devices.PrecisionOf)
 
 /// <summary>What one optimizer step did.</summary>
 public sealed record NtpStepResult(int Step, double Loss, double LearningRate, double GradNorm, long Tokens, double Seconds)
