@@ -29,7 +29,7 @@ public static class PipelineRoutes
 
     public static readonly PipelineRoute Submit = new(
         "SubmitPipeline", "POST", "pipelines", "Submit a pipeline run (mid-train, evaluate, post-train, evaluate)",
-        202, typeof(SubmitAccepted), [400, 409], RequestBody: typeof(PipelineRequest));
+        202, typeof(SubmitAccepted), [400, 409, 413], RequestBody: typeof(PipelineRequest));
 
     public static readonly PipelineRoute Get = new(
         "GetPipeline", "GET", "pipelines/{id}", "Status of a run: stage, attempt, progress, latest checkpoint, artifacts",
