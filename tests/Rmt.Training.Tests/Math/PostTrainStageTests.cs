@@ -26,6 +26,19 @@ public sealed class PostTrainStageTests(ITestOutputHelper output)
         return Checkpoint.Save(dir, model, tokenizer);
     }
 
+    /// <summary>A briefly pretrained base checkpoint and its train / held-out problem files in <paramref name="work"/>.</summary>
+    private static (string BaseDir, ITokenizer Tokenizer, string TrainPath, string EvalPath) SavePretrainedBase(string work, int steps)
+    {
+        var (model, tokenizer, train, heldOut) = MathGrpoTrainerTests.PretrainedBase(steps);
+        var baseDir = Path.Combine(work, "base");
+        using (model) Checkpoint.Save(baseDir, model, tokenizer);
+        var trainPath = Path.Combine(work, "train.jsonl");
+        var evalPath = Path.Combine(work, "test.jsonl");
+        Gsm8kLoader.Save(trainPath, train);
+        Gsm8kLoader.Save(evalPath, heldOut);
+        return (baseDir, tokenizer, trainPath, evalPath);
+    }
+
     [Fact]
     public void Stage_refuses_a_tokenizer_without_digits_naming_them()
     {
@@ -74,13 +87,7 @@ public sealed class PostTrainStageTests(ITestOutputHelper output)
     public void Stage_post_trains_a_checkpoint_writes_checkpoints_and_report_and_resumes()
     {
         var work = TempDir("stage");
-        var (model, tokenizer, train, heldOut) = MathGrpoTrainerTests.PretrainedBase();
-        var baseDir = Path.Combine(work, "base");
-        using (model) Checkpoint.Save(baseDir, model, tokenizer);
-        var trainPath = Path.Combine(work, "train.jsonl");
-        var evalPath = Path.Combine(work, "test.jsonl");
-        Gsm8kLoader.Save(trainPath, train);
-        Gsm8kLoader.Save(evalPath, heldOut);
+        var (baseDir, tokenizer, trainPath, evalPath) = SavePretrainedBase(work, steps: 200);
         var config = new PostTrainConfig(
             new TrainingSchedule(Steps: 20, BatchSize: 4, LearningRate: 1e-3, WarmupSteps: 0, WeightDecay: 0.0, Seed: 8, CheckpointEvery: 10, ProgressEvery: 5),
             GroupSize: 8, MaxNewTokens: 24, PassAtK: 2, EvalSamples: 4, EvalEvery: 10, Grpo: new GrpoConfig(KlWeight: 0.01));
@@ -145,13 +152,7 @@ public sealed class PostTrainStageTests(ITestOutputHelper output)
     public void Kl_reference_is_the_policy_as_grpo_starts_after_the_format_warmup_also_after_a_resume()
     {
         var work = TempDir("kl-reference");
-        var (model, tokenizer, train, heldOut) = MathGrpoTrainerTests.PretrainedBase(steps: 60);
-        var baseDir = Path.Combine(work, "base");
-        using (model) Checkpoint.Save(baseDir, model, tokenizer);
-        var trainPath = Path.Combine(work, "train.jsonl");
-        var evalPath = Path.Combine(work, "test.jsonl");
-        Gsm8kLoader.Save(trainPath, train);
-        Gsm8kLoader.Save(evalPath, heldOut);
+        var (baseDir, _, trainPath, evalPath) = SavePretrainedBase(work, steps: 60);
         var config = new PostTrainConfig(
             new TrainingSchedule(Steps: 4, BatchSize: 4, LearningRate: 1e-3, WarmupSteps: 0, WeightDecay: 0.0, Seed: 8, CheckpointEvery: 2),
             GroupSize: 8, MaxNewTokens: 24, EvalSize: 8, PassAtK: 1, EvalSamples: 1, FormatWarmupSteps: 5, Grpo: new GrpoConfig(KlWeight: 0.05));
