@@ -44,6 +44,7 @@ public sealed record ExperimentConfig(
     public const string EntropyKeys = "entropy";
     public const string ResultKeys = "results";
 
+    [JsonIgnore] // derived, not a setting: the printed config must load back under UnmappedMemberHandling.Disallow
     public double[] SweptLearningRates => LearningRates is { Length: > 0 } rates ? rates : [RlLearningRate];
 
     public void Validate()
