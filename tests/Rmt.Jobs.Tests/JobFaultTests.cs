@@ -36,7 +36,7 @@ public sealed class JobFaultTests(AzuriteFixture azurite)
         var runId = TinyJobs.RunId("corruptfinal");
         await TinyJobs.UploadCorpusAsync(harness.Store, runId);
         // Attempt 1 dies right after uploading its final checkpoint (step 6), before result.json.
-        await KillAfterCheckpointAsync(harness, TinyJobs.Pretrain(runId, steps: 6, checkpointEvery: 2), step: 6);
+        await harness.KillAfterCheckpointAsync(TinyJobs.Pretrain(runId, steps: 6, checkpointEvery: 2), step: 6);
         using var stop = new JobStopSignal();
         var final = BlobLayout.Checkpoint(runId, "pretrain", 6);
         var weights = (await harness.Store.ListAsync(final + "/")).Single(p => p.EndsWith("/model.safetensors", StringComparison.Ordinal));
@@ -101,22 +101,9 @@ public sealed class JobFaultTests(AzuriteFixture azurite)
 
     /// <summary>Runs <paramref name="job"/> until its checkpoint at <paramref name="step"/> is uploaded, then
     /// kills it (nothing more is saved or published), and drains its events.</summary>
-    private static async Task KillAfterCheckpointAsync(JobHarness harness, StageJob job, long step)
-    {
-        using var stop = new JobStopSignal();
-        using var kill = new CancellationTokenSource();
-        var first = harness.Runner(TinyJobs.Executors, onEvent: e =>
-        {
-            if (e.Kind == StageEventKind.CheckpointSaved && e.Checkpoint!.Step == step) kill.Cancel();
-        });
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            first.RunJsonAsync(RmtJson.Serialize(job), $"attempt {job.Attempt}", stop, kill.Token));
-        await harness.DrainAsync(job.RunId);
-    }
-
     /// <summary>Attempt 1 of a 6-step pretrain dies right after its step-3 checkpoint.</summary>
     private static Task KillAfterFirstCheckpointAsync(JobHarness harness, string runId) =>
-        KillAfterCheckpointAsync(harness, TinyJobs.Pretrain(runId), step: 3);
+        harness.KillAfterCheckpointAsync(TinyJobs.Pretrain(runId), step: 3);
 
     [Fact]
     public async Task Resume_refuses_a_checkpoint_saved_under_another_stage_config()

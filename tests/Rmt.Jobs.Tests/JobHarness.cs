@@ -40,6 +40,21 @@ public sealed class JobHarness : IAsyncDisposable
             Host = host,
         }, Log) { OnEvent = onEvent };
 
+    /// <summary>Runs <paramref name="job"/> and kills it right after it uploads its step-<paramref name="step"/>
+    /// checkpoint (a lost container); returns every event published so far.</summary>
+    public async Task<IReadOnlyList<StageEvent>> KillAfterCheckpointAsync(StageJob job, long step)
+    {
+        using var stop = new JobStopSignal();
+        using var kill = new CancellationTokenSource();
+        var runner = Runner(TinyJobs.Executors, onEvent: e =>
+        {
+            if (e.Kind == StageEventKind.CheckpointSaved && e.Checkpoint!.Step == step) kill.Cancel();
+        });
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            runner.RunJsonAsync(RmtJson.Serialize(job), $"attempt {job.Attempt}", stop, kill.Token));
+        return await DrainAsync(job.RunId);
+    }
+
     /// <summary>Every event of the run published so far, in (stage, attempt, sequence) order.</summary>
     public async Task<IReadOnlyList<StageEvent>> DrainAsync(string runId)
     {

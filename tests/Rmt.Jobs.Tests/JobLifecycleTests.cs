@@ -73,19 +73,11 @@ public sealed class JobLifecycleTests(AzuriteFixture azurite)
         await using var harness = JobHarness.Create(azurite);
         var runId = TinyJobs.RunId("kill");
         await TinyJobs.UploadCorpusAsync(harness.Store, runId);
-        using var stop = new JobStopSignal();
-        using var kill = new CancellationTokenSource();
-        var first = harness.Runner(TinyJobs.Executors, onEvent: e =>
-        {
-            if (e.Kind == StageEventKind.CheckpointSaved && e.Checkpoint!.Step == 3) kill.Cancel(); // dies right after step 3 is uploaded
-        });
-
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            first.RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(runId)), "attempt 1", stop, kill.Token));
-        var killed = await harness.DrainAsync(runId);
+        var killed = await harness.KillAfterCheckpointAsync(TinyJobs.Pretrain(runId), step: 3); // dies right after step 3 is uploaded
         Assert.Equal([1L, 2, 3], killed.Where(e => e.Kind == Progress).Select(e => e.Progress!.Step));
         Assert.DoesNotContain(killed, e => e.IsTerminal);   // a kill publishes nothing
 
+        using var stop = new JobStopSignal();
         var outcome = await harness.Runner(TinyJobs.Executors).RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(runId, attempt: 2)), "attempt 2", stop, CancellationToken.None);
 
         Assert.Equal(JobExitCode.Done, outcome.ExitCode);
@@ -136,15 +128,8 @@ public sealed class JobLifecycleTests(AzuriteFixture azurite)
         await using var harness = JobHarness.Create(azurite);
         var runId = TinyJobs.RunId("corrupt");
         await TinyJobs.UploadCorpusAsync(harness.Store, runId);
+        await harness.KillAfterCheckpointAsync(TinyJobs.Pretrain(runId, steps: 6, checkpointEvery: 2), step: 4);
         using var stop = new JobStopSignal();
-        using var kill = new CancellationTokenSource();
-        var first = harness.Runner(TinyJobs.Executors, onEvent: e =>
-        {
-            if (e.Kind == StageEventKind.CheckpointSaved && e.Checkpoint!.Step == 4) kill.Cancel();
-        });
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
-            first.RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(runId, steps: 6, checkpointEvery: 2)), "attempt 1", stop, kill.Token));
-        await harness.DrainAsync(runId);
         var weights = (await harness.Store.ListAsync(BlobLayout.Checkpoint(runId, "pretrain", 4) + "/"))
             .Single(p => p.EndsWith("/model.safetensors", StringComparison.Ordinal));
         await harness.Store.WriteTextAsync(weights, "not the weights any more");
