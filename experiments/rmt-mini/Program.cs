@@ -148,13 +148,15 @@ using (var baseModel = ModelIO.Load(baseDir))
 }
 
 // A trained run is kept in work/runs/<preset>-s<seed>-lr<lr>/ (final checkpoint and history), so a
-// rerun of the same config, or the best run of the sweep, is not trained twice.
+// rerun of the same config, or the best run of the sweep, is not trained twice; a run whose saved
+// MidTrainConfig differs (the config file changed) is trained again.
 T WithTrained<T>(string preset, int seedIndex, double learningRate, Func<CausalLM, MidTrainConfig, TrainedRun, T> use)
 {
     var c = MethodConfig(preset, seedIndex, learningRate);
     var dir = RunDir(preset, seedIndex, learningRate);
     var runFile = Path.Combine(dir, "run.json");
-    if (File.Exists(runFile) && File.Exists(Path.Combine(dir, Checkpoint.TrainerStateFile)))
+    // Reused only when it was trained with exactly this config (stage_config.json in the checkpoint).
+    if (File.Exists(runFile) && File.Exists(Path.Combine(dir, Checkpoint.TrainerStateFile)) && RmtTrainer.ReadConfig(dir) == c)
     {
         var saved = JsonSerializer.Deserialize<TrainedRun>(File.ReadAllText(runFile))!;
         using var trained = ModelIO.Load(dir);
