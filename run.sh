@@ -12,6 +12,8 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 scripts/setup.sh
+# Keeps TorchSharp's implicit Scalars alive through their native calls (docs/torchsharp-scalar-race.md).
+export DOTNET_JITMinOpts=1
 echo "run: building (Release)..."
 dotnet build src/Rmt.Local/Rmt.Local.csproj -c Release --no-restore --verbosity quiet -nologo
 dotnet build src/Rmt.GpuJob/Rmt.GpuJob.csproj -c Release --no-restore --verbosity quiet -nologo

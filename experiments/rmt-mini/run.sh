@@ -13,6 +13,8 @@ config="${1:-full}"
 report="docs/results/rmt-mini.md"
 [ "$config" = full ] || report="docs/results/rmt-mini-$config.md"
 mkdir -p .rmt
+# Keeps TorchSharp's implicit Scalars alive through their native calls (docs/torchsharp-scalar-race.md).
+export DOTNET_JITMinOpts=1
 dotnet build experiments/rmt-mini/RmtMini.csproj -c Release --nologo --verbosity quiet
 dotnet experiments/rmt-mini/bin/Release/net10.0/RmtMini.dll \
   "experiments/rmt-mini/configs/$config.json" ".rmt/rmt-mini-$config" "$report" \
