@@ -116,12 +116,9 @@ static (IReadOnlyList<MathProblem> Train, IReadOnlyList<MathProblem> Test) MiniP
     var problems = new List<MathProblem>();
     while (problems.Count < trainCount + testCount)
     {
-        var (text, sumStart, numbers) = corpus.Arithmetic();
-        var question = text[..sumStart].TrimEnd();
+        var (question, solution, sum) = corpus.Problem();
         if (!seen.Add(question)) continue;                        // held-out questions never appear in training
-        var steps = MiniCorpus.ArithmeticSteps(numbers, written: 0);
-        var solution = string.Join("\n", steps[1..4].Select(s => s.Concise)); // ones, tens, total
-        problems.Add(new MathProblem(question, string.Create(CultureInfo.InvariantCulture, $"{solution}\n#### {numbers.Sum()}")));
+        problems.Add(new MathProblem(question, string.Create(CultureInfo.InvariantCulture, $"{solution}\n#### {sum}")));
     }
     return (problems[..trainCount], problems[trainCount..]);
 }

@@ -33,7 +33,8 @@ public sealed record PipelineDatasets(
     string MidTrain,                 // text corpus for next-token reasoning
     string PostTrain,                // GSM8K-format jsonl (question, answer with "#### x")
     string? Pretrain = null,         // corpus for from-scratch pretraining; defaults to MidTrain
-    string? PostTrainEval = null)    // held-out problems; defaults to a split of PostTrain
+    string? PostTrainEval = null,    // held-out problems; defaults to a split of PostTrain
+    string? MidTrainEval = null)     // held-out text: mid-training then scores itself, the untrained base with the same hint and its argmax on it
 {
     public void Validate(bool needsPretrainCorpus)
     {
@@ -41,6 +42,7 @@ public sealed record PipelineDatasets(
         BlobLayout.Validate(PostTrain, "datasets.postTrain");
         if (Pretrain is not null) BlobLayout.Validate(Pretrain, "datasets.pretrain");
         if (PostTrainEval is not null) BlobLayout.Validate(PostTrainEval, "datasets.postTrainEval");
+        if (MidTrainEval is not null) BlobLayout.Validate(MidTrainEval, "datasets.midTrainEval");
         _ = needsPretrainCorpus; // MidTrain serves as the pretraining corpus when Pretrain is absent
     }
 }

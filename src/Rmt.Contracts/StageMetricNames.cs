@@ -20,5 +20,17 @@ public static class StageMetricNames
     /// <summary>The model name of the argmax baseline row (no reasoning).</summary>
     public const string NtpBaseline = "ntp";
 
+    /// <summary>The model name of the untrained base evaluated with the same reasoning options (and
+    /// budget hint) as the trained model: what training added.</summary>
+    public const string UntrainedBase = "base";
+
+    /// <summary>How the report names a model's row.</summary>
+    public static string Label(string model) => model switch
+    {
+        NtpBaseline => "NTP (argmax, no reasoning)",
+        UntrainedBase => "Untrained base (same hint)",
+        _ => model.ToUpperInvariant(),
+    };
+
     public static string Of(string model, string metric) => $"{model}/{metric}";
 }

@@ -45,7 +45,7 @@ public sealed class StageChainTests(AzuriteFixture azurite)
             MidTrain: new MidTrainConfig(schedule, GroupSize: 2, ContextTokens: 16, NtpTailTokens: 4,
                 Budget: new BudgetConfig(Initial: 8, Minimum: 2), Rollout: new RolloutConfig(MaxReasoningTokens: 8))));
         Assert.Equal(2, midTrain.Checkpoint!.Step);
-        Assert.InRange(midTrain.Metrics!["eval_accuracy_average"], 0.0, 1.0);
+        Assert.InRange(midTrain.Metrics![StageMetricNames.Accuracy], 0.0, 1.0);
         Assert.Contains("## Held-out next-token accuracy", await harness.Store.ReadTextAsync(BlobLayout.StageReport(runId, "mid-train")), StringComparison.Ordinal);
 
         var postTrain = await RunStage(new StageJob(runId, "post-train", StageKind.PostTrain, 1, BlobLayout.CheckpointPrefix(runId, "post-train"),

@@ -30,30 +30,50 @@ public sealed class LocalPartsTests
     }
 
     [Fact]
-    public void Demo_data_is_the_same_for_the_same_seed_and_its_problems_are_gsm8k_with_correct_answers()
+    public void Demo_data_is_the_same_for_the_same_seed_its_traces_compute_the_next_digit_and_its_problems_are_gsm8k_with_correct_answers()
     {
         using var a = new TempFolder();
         using var b = new TempFolder();
-        var first = DemoData.Write(a.Path, seed: 7, corpusLines: 200, trainProblems: 50, testProblems: 10);
-        var second = DemoData.Write(b.Path, seed: 7, corpusLines: 200, trainProblems: 50, testProblems: 10);
-        Assert.Equal(File.ReadAllText(first.Corpus), File.ReadAllText(second.Corpus));
-        Assert.Equal(File.ReadAllText(first.MathTrain), File.ReadAllText(second.MathTrain));
-        Assert.Equal(200, File.ReadAllLines(first.Corpus).Length);
+        var size = new DemoDataSize(PretrainDocuments: 20, Traces: 60, CorpusDocuments: 30, EvalDocuments: 10, TrainProblems: 50, TestProblems: 10,
+            ContextChars: 40, HintMin: 20, HintMax: 96);
+        var first = DemoData.Write(a.Path, size, seed: 7);
+        var second = DemoData.Write(b.Path, size, seed: 7);
+        foreach (var (x, y) in new[] { (first.Pretrain, second.Pretrain), (first.Corpus, second.Corpus), (first.MathTrain, second.MathTrain) })
+            Assert.Equal(File.ReadAllText(x), File.ReadAllText(y));
+        Assert.Equal(30, File.ReadAllLines(first.Corpus).Length);
+        Assert.DoesNotContain("<think>", File.ReadAllText(first.Corpus), StringComparison.Ordinal); // mid-training text is plain
 
-        var problems = File.ReadAllLines(first.MathTrain).Concat(File.ReadAllLines(first.MathTest)).ToList();
-        Assert.Equal(60, problems.Count);
-        foreach (var line in problems)
+        // Worked examples at sum digits: "{context}[ [budget B]]<think>{steps ... left L}</think>{digit}<|endoftext|>", the digit = L's
+        // first; the other half restate the context's end.
+        var examples = File.ReadAllLines(first.Pretrain).Where(l => l.Contains("<think>", StringComparison.Ordinal)).ToList();
+        Assert.Equal(60, examples.Count);
+        Assert.InRange(examples.Count(l => l.Contains(" [budget ", StringComparison.Ordinal)), 15, 45);
+        var sums = examples.Where(l => l.Contains(" left ", StringComparison.Ordinal)).ToList();
+        Assert.Equal(30, sums.Count);
+        foreach (var line in sums)
+        {
+            var trace = line[(line.IndexOf("<think>", StringComparison.Ordinal) + 7)..line.IndexOf("</think>", StringComparison.Ordinal)];
+            var digit = line[line.IndexOf("</think>", StringComparison.Ordinal) + 8];
+            var left = trace[(trace.LastIndexOf("left ", StringComparison.Ordinal) + 5)..];
+            Assert.Equal(left[0], digit);
+            Assert.EndsWith("<|endoftext|>", line, StringComparison.Ordinal);
+        }
+
+        var train = File.ReadAllLines(first.MathTrain);
+        var test = File.ReadAllLines(first.MathTest);
+        Assert.Equal((50, 10), (train.Length, test.Length));
+        string Question(string line) => JsonDocument.Parse(line).RootElement.GetProperty("question").GetString()!;
+        Assert.Empty(test.Select(Question).Intersect(train.Select(Question)));
+        foreach (var line in train.Concat(test))
         {
             using var json = JsonDocument.Parse(line);
             var question = json.RootElement.GetProperty("question").GetString()!;
             var answer = json.RootElement.GetProperty("answer").GetString()!;
             var final = int.Parse(answer[(answer.LastIndexOf("#### ", StringComparison.Ordinal) + 5)..]);
-            // The working line "a + b = c" or "a - b = c" must compute the final answer.
-            var working = answer.Split('\n')[0].Split(' ');
-            var (x, op, y, result) = (int.Parse(working[0]), working[1], int.Parse(working[2]), int.Parse(working[4]));
-            Assert.Equal(op == "+" ? x + y : x - y, result);
-            Assert.Equal(result, final);
-            Assert.EndsWith("?", question, StringComparison.Ordinal);
+            var operands = System.Text.RegularExpressions.Regex.Matches(question, "[0-9]+").Select(m => int.Parse(m.Value)).ToList();
+            Assert.Equal(2, operands.Count);
+            Assert.Equal(operands.Sum(), final);
+            Assert.Contains($"={final}", answer, StringComparison.Ordinal); // the column steps end with the total
         }
     }
 
@@ -67,6 +87,7 @@ public sealed class LocalPartsTests
         Assert.Equal("demo-1", parsed.RunId);
         Assert.Null(parsed.BaseCheckpoint); // pretrains the tiny model from scratch
         Assert.Equal(DemoData.MathTest, parsed.Datasets.PostTrainEval);
+        Assert.Equal(DemoData.CorpusEval, parsed.Datasets.MidTrainEval);
         Assert.All(new[] { parsed.Pretrain!.Schedule, parsed.MidTrain!.Schedule, parsed.PostTrain!.Schedule }, s => Assert.Equal("cpu", s.Device));
     }
 

@@ -51,7 +51,7 @@ public sealed class TrainerPipelineTests : IDisposable
     {
         const string runId = "killed";
         await using var host = await StartHostAsync();
-        await DemoData.UploadAsync(host.Cloud.Artifacts, DemoData.Write(_folder.File("demo-data"), corpusLines: 600, trainProblems: 40, testProblems: 8));
+        await DemoData.UploadAsync(host.Cloud.Artifacts, DemoData.Write(_folder.File("demo-data"), DemoRequest.DataSize(DemoSize.Tiny) with { PretrainDocuments = 300 }));
         // Pretraining long enough to be killed after its first checkpoint, with a checkpoint every 5 steps.
         var request = DemoRequest.Create(runId, DemoSize.Tiny) with
         {
@@ -98,8 +98,7 @@ public sealed class TrainerPipelineTests : IDisposable
     {
         const string runId = "full";
         await using var host = await StartHostAsync();
-        var (lines, train, test) = DemoRequest.DataSize(DemoSize.Tiny);
-        await DemoData.UploadAsync(host.Cloud.Artifacts, DemoData.Write(_folder.File("demo-data"), corpusLines: lines, trainProblems: train, testProblems: test));
+        await DemoData.UploadAsync(host.Cloud.Artifacts, DemoData.Write(_folder.File("demo-data"), DemoRequest.DataSize(DemoSize.Tiny)));
         const string traceParent = "00-5a1e0b9c2d3f4e5a6b7c8d9e0f1a2b3c-1111111111111111-01";
         using var post = new HttpRequestMessage(HttpMethod.Post, new Uri($"{host.ApiBase}/pipelines"))
         {

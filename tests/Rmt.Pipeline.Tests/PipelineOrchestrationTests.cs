@@ -67,7 +67,7 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
 
         var report = (await host.Store.ReadTextAsync(BlobLayout.RunReport(runId)))!;
         Assert.Contains("| RMT (this run) | 80.00 | 50.00 | 25.00 | 51.25 | 18.0 |", report);
-        Assert.Contains("| NTP | - | - | 10.00 | 30.00 | - |", report);
+        Assert.Contains("| NTP (argmax, no reasoning) | - | - | 10.00 | 30.00 | - |", report);
         Assert.Contains("| RMT (this run) | 10.00 | 30.00 | +20.00 | 40.0 |", report);
         Assert.Contains("![loss](mid-train/plots/loss.png)", report);
 

@@ -84,13 +84,19 @@ public sealed class EvalExecutor : IStageExecutor
         var curriculum = new CurriculumConfig();
         var entropies = TokenEntropy.Compute(loaded.Model, tokens, curriculum.TopK);
         var tiers = new EntropyTiers(curriculum);
-        var rollout = new RolloutConfig();
-        var midTrain = new MidTrainConfig();
-        var perTier = Math.Max(1, config.MaxExamples / 3);
-        // The defaults of mid-training (96 context tokens, 96 reasoning tokens), shrunk to fit the model's context:
+        // A mid-trained checkpoint is evaluated the way it was trained: its context length, reasoning
+        // length, answer format and the budget hint it ended with (stage_config.json, trainer_state.json);
+        // any other checkpoint with mid-training's defaults. Both shrink to fit the model's context:
         // prompt = context + budget hint and think markers (margin 16), then the reasoning and the answer.
+        var state = Rmt.Training.Checkpoints.Checkpoint.ReadState(checkpoint);
+        var trained = state?.Trainer == "rmt" ? RmtTrainer.ReadConfig(checkpoint) : null;
+        var midTrain = trained ?? new MidTrainConfig();
+        int? budget = null;
+        if (trained is { Budget.Enabled: true } && state?.Metrics is { } saved && saved.TryGetValue("budget", out var ended) && ended > 0)
+            budget = (int)ended;
+        var perTier = Math.Max(1, config.MaxExamples / 3);
         var window = loaded.Model.Config.MaxPositionEmbeddings;
-        var maxReasoning = Math.Min(rollout.MaxReasoningTokens, window / 4);
+        var maxReasoning = Math.Min(midTrain.Rollout.MaxReasoningTokens, trained is null ? window / 4 : window - 20);
         var contextTokens = Math.Min(midTrain.ContextTokens, window - maxReasoning - 16);
         if (contextTokens < 4)
             throw new ContractException($"eval: the checkpoint's context of {window} tokens is too short for next-token evaluation with reasoning");
@@ -98,8 +104,8 @@ public sealed class EvalExecutor : IStageExecutor
         var metrics = new Dictionary<string, double>();
         foreach (var (reasoning, step, name) in new[] { (false, 1L, "ntp"), (true, 2L, "reasoning") })
         {
-            var options = new NextTokenEvalOptions(Reasoning: reasoning, PositionsPerTier: perTier, ContextTokens: contextTokens,
-                MaxReasoningTokens: maxReasoning, AnswerFormat: rollout.AnswerFormat, Seed: config.Seed);
+            var options = new NextTokenEvalOptions(Reasoning: reasoning, Budget: reasoning ? budget : null, PositionsPerTier: perTier,
+                ContextTokens: contextTokens, MaxReasoningTokens: maxReasoning, AnswerFormat: midTrain.Rollout.AnswerFormat, Seed: config.Seed);
             var result = NextTokenEvaluator.Evaluate(loaded.Model, loaded.Tokenizer, tokens, entropies, tiers, options);
             rows.Add((reasoning ? "with reasoning" : "next-token argmax (NTP)", result));
             // With reasoning is the run's own model; argmax is the NTP baseline row of the report.
@@ -112,7 +118,7 @@ public sealed class EvalExecutor : IStageExecutor
             await context.ReportAsync(new StepMetrics(step, Accuracy: result.Accuracy.Average, ReasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
         }
         var section = "## Next-token accuracy by entropy tier\n\n" +
-            string.Create(CultureInfo.InvariantCulture, $"Up to {perTier} positions per tier, {contextTokens} context tokens, at most {maxReasoning} reasoning tokens; tiers by the checkpoint's own top-{curriculum.TopK} entropy.\n\n") +
+            string.Create(CultureInfo.InvariantCulture, $"Up to {perTier} positions per tier, {contextTokens} context tokens, at most {maxReasoning} reasoning tokens, budget hint {(budget is int h ? h.ToString(CultureInfo.InvariantCulture) : "none")}{(trained is null ? "" : " (as mid-training ended)")}; tiers by the checkpoint's own top-{curriculum.TopK} entropy.\n\n") +
             NextTokenEvaluator.MarkdownTable(rows);
         return new StageOutcome(2, metrics, HasCheckpoint: false, [section], []);
     }

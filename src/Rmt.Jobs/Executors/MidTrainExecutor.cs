@@ -77,13 +77,27 @@ public sealed class MidTrainExecutor : IStageExecutor
             var options = new NextTokenEvalOptions(Reasoning: config.Reinforcement, Budget: config.Budget.Enabled ? finalBudget : null,
                 PositionsPerTier: 50, ContextTokens: config.ContextTokens, MaxReasoningTokens: config.Rollout.MaxReasoningTokens,
                 AnswerFormat: config.Rollout.AnswerFormat, Seed: config.Schedule.Seed);
-            var evaluation = NextTokenEvaluator.Evaluate(loaded.Model, loaded.Tokenizer, evalTokens, evalEntropies, tiers, options);
-            metrics["eval_accuracy_easy"] = evaluation.Accuracy.Easy;
-            metrics["eval_accuracy_medium"] = evaluation.Accuracy.Medium;
-            metrics["eval_accuracy_hard"] = evaluation.Accuracy.Hard;
-            metrics["eval_accuracy_average"] = evaluation.Accuracy.Average;
-            metrics["eval_reasoning_length"] = evaluation.MeanReasoningLength;
-            sections.Add("## Held-out next-token accuracy\n\n" + NextTokenEvaluator.MarkdownTable([(context.Job.Stage, evaluation)]));
+            // The untrained base on the same positions with the same hint: what training added. Its argmax is the NTP row.
+            using var untrained = ModelIO.Load(baseDir, device);
+            var rows = new List<(string Method, NextTokenEvaluation Result)>
+            {
+                ("this run, with reasoning", NextTokenEvaluator.Evaluate(loaded.Model, loaded.Tokenizer, evalTokens, evalEntropies, tiers, options)),
+                ("untrained base, same hint", NextTokenEvaluator.Evaluate(untrained, loaded.Tokenizer, evalTokens, evalEntropies, tiers, options)),
+                ("untrained base, next-token argmax", NextTokenEvaluator.Evaluate(untrained, loaded.Tokenizer, evalTokens, evalEntropies, tiers, options with { Reasoning = false })),
+            };
+            foreach (var ((_, result), model) in rows.Zip(new string?[] { null, StageMetricNames.UntrainedBase, StageMetricNames.NtpBaseline }))
+            {
+                string Name(string metric) => model is null ? metric : StageMetricNames.Of(model, metric);
+                metrics[Name(StageMetricNames.AccuracyEasy)] = result.Accuracy.Easy;
+                metrics[Name(StageMetricNames.AccuracyMedium)] = result.Accuracy.Medium;
+                metrics[Name(StageMetricNames.AccuracyHard)] = result.Accuracy.Hard;
+                metrics[Name(StageMetricNames.Accuracy)] = result.Accuracy.Average;
+                if (model != StageMetricNames.NtpBaseline) metrics[Name(StageMetricNames.ReasoningLength)] = result.MeanReasoningLength;
+            }
+            sections.Add("## Held-out next-token accuracy\n\n" +
+                string.Create(CultureInfo.InvariantCulture,
+                    $"{options.PositionsPerTier} positions per tier of `{context.Job.EvalDataset}`, tiers by the base's top-{config.Curriculum.TopK} entropy; budget hint {(options.Budget is int b ? b.ToString(CultureInfo.InvariantCulture) : "none")} (the budget training ended with), at most {options.MaxReasoningTokens} reasoning tokens.\n\n") +
+                NextTokenEvaluator.MarkdownTable(rows));
         }
         return new StageOutcome(trainer.Step, metrics, HasCheckpoint: true, sections, []);
     }

@@ -3,99 +3,113 @@ using System.Text;
 using System.Text.Json;
 using Rmt.Cloud;
 using Rmt.Contracts;
+using Rmt.Contracts.Datasets;
 
 namespace Rmt.Local.Demo;
 
-/// <summary>The demo's datasets, made here so that ./run.sh needs nothing downloaded: a small text
-/// corpus (for pretraining the tiny model and for RMT mid-training) and grade-school arithmetic
-/// problems in GSM8K's format ({"question", "answer": "... #### n"}) for math post-training. Seeded:
-/// the same files every time. With a GSM8K folder (train.jsonl, test.jsonl) its problems are used
-/// instead of the generated ones.</summary>
+/// <summary>The demo's datasets, made here so that ./run.sh needs nothing downloaded; the design of
+/// experiments/rmt-mini at a smaller size (<see cref="ArithmeticText"/>: sentences that add two
+/// two-digit numbers, where the digits of each sum need reasoning):
+/// <list type="bullet">
+/// <item>pretrain.txt: plain arithmetic documents and worked next-token examples in the reasoning
+/// format (context, an optional budget hint, &lt;think&gt; trace &lt;/think&gt;, the next character):
+/// column steps at sum digits, a restatement of the context elsewhere, with hints over the whole
+/// budget range, so the base learns to reason and roughly to follow a budget before RL.</item>
+/// <item>corpus.txt (mid-training) and corpus-eval.txt (held-out text on which mid-training scores
+/// itself, the untrained base with the same hint, and its argmax): plain documents, no traces.</item>
+/// <item>math-train.jsonl, math-test.jsonl: the same sentences asked up to their sum, in GSM8K's format
+/// ({"question", "answer": "... #### n"}) with the column steps as the worked solution, so the skill
+/// mid-training sharpened is the one post-training asks for. No held-out question is a training one.</item>
+/// </list>
+/// Seeded: the same files every time. With a GSM8K folder (train.jsonl, test.jsonl) its problems are
+/// used for post-training instead.</summary>
 public static class DemoData
 {
     public const string DatasetName = "demo";
+    public static readonly string Pretrain = BlobLayout.Dataset(DatasetName, "pretrain.txt");
     public static readonly string Corpus = BlobLayout.Dataset(DatasetName, "corpus.txt");
+    public static readonly string CorpusEval = BlobLayout.Dataset(DatasetName, "corpus-eval.txt");
     public static readonly string MathTrain = BlobLayout.Dataset(DatasetName, "math-train.jsonl");
     public static readonly string MathTest = BlobLayout.Dataset(DatasetName, "math-test.jsonl");
 
-    private static readonly string[] Names = ["Ada", "Ben", "Cleo", "Dan", "Eve", "Finn", "Gus", "Hana", "Ivy", "Jon"];
-    private static readonly string[] Things = ["apples", "books", "coins", "shells", "stamps", "marbles", "pens", "cards"];
-    private static readonly string[] Animals = ["cat", "dog", "fox", "owl", "hen", "cow", "bee", "ant"];
-    private static readonly string[] Places = ["garden", "market", "river", "school", "forest", "kitchen", "harbor", "field"];
-    private static readonly string[] Words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten"];
-
-    /// <summary>Writes the three files into <paramref name="folder"/> and returns their local paths.</summary>
-    public static DemoFiles Write(string folder, int seed = 1234, int corpusLines = 4000, int trainProblems = 400, int testProblems = 64, string? gsm8kFolder = null)
+    /// <summary>Writes the five files into <paramref name="folder"/> and returns their local paths.</summary>
+    public static DemoFiles Write(string folder, DemoDataSize size, int seed = 1234, string? gsm8kFolder = null)
     {
         Directory.CreateDirectory(folder);
-        var random = new Random(seed);
-        var corpus = Path.Combine(folder, "corpus.txt");
-        File.WriteAllText(corpus, CorpusText(random, corpusLines));
-
-        var train = Path.Combine(folder, "math-train.jsonl");
-        var test = Path.Combine(folder, "math-test.jsonl");
+        var files = new DemoFiles(Path.Combine(folder, "pretrain.txt"), Path.Combine(folder, "corpus.txt"), Path.Combine(folder, "corpus-eval.txt"),
+            Path.Combine(folder, "math-train.jsonl"), Path.Combine(folder, "math-test.jsonl"));
+        // One stream per file, so that changing one size leaves the other files as they were.
+        File.WriteAllText(files.Pretrain, PretrainText(new ArithmeticText(new Random(seed)), size));
+        File.WriteAllText(files.Corpus, PlainText(new ArithmeticText(new Random(seed + 1)), size.CorpusDocuments));
+        File.WriteAllText(files.CorpusEval, PlainText(new ArithmeticText(new Random(seed + 2)), size.EvalDocuments));
         if (gsm8kFolder is not null)
         {
-            CopyHead(Path.Combine(gsm8kFolder, "train.jsonl"), train, trainProblems);
-            CopyHead(Path.Combine(gsm8kFolder, "test.jsonl"), test, testProblems);
+            CopyHead(Path.Combine(gsm8kFolder, "train.jsonl"), files.MathTrain, size.TrainProblems);
+            CopyHead(Path.Combine(gsm8kFolder, "test.jsonl"), files.MathTest, size.TestProblems);
         }
         else
         {
-            File.WriteAllLines(train, Enumerable.Range(0, trainProblems).Select(_ => Problem(random)));
-            File.WriteAllLines(test, Enumerable.Range(0, testProblems).Select(_ => Problem(random)));
+            var problems = Problems(new ArithmeticText(new Random(seed + 3)), size.TrainProblems + size.TestProblems);
+            File.WriteAllLines(files.MathTest, problems[..size.TestProblems]);
+            File.WriteAllLines(files.MathTrain, problems[size.TestProblems..]);
         }
-        return new DemoFiles(corpus, train, test);
+        return files;
     }
 
     /// <summary>Uploads the files to datasets/demo/ (overwriting: they are the same for the same seed).</summary>
     public static async Task UploadAsync(IArtifactStore store, DemoFiles files, CancellationToken ct = default)
     {
+        await store.UploadFileAsync(Pretrain, files.Pretrain, ct);
         await store.UploadFileAsync(Corpus, files.Corpus, ct);
+        await store.UploadFileAsync(CorpusEval, files.CorpusEval, ct);
         await store.UploadFileAsync(MathTrain, files.MathTrain, ct);
         await store.UploadFileAsync(MathTest, files.MathTest, ct);
     }
 
-    /// <summary>Short sentences with regular structure (so that some next tokens are easy and some
-    /// are hard, which is what RMT's entropy tiers need) and arithmetic in the problems' own words.</summary>
-    public static string CorpusText(Random random, int lines)
+    /// <summary>Plain documents of 2-4 sentences, one per line, each ending with end-of-text.</summary>
+    public static string PlainText(ArithmeticText text, int documents)
     {
-        var text = new StringBuilder();
-        for (var i = 0; i < lines; i++)
-        {
-            var (a, b) = (random.Next(0, 10), random.Next(0, 10));
-            var name = Pick(random, Names);
-            var line = random.Next(6) switch
-            {
-                0 => $"The {Pick(random, Animals)} walks to the {Pick(random, Places)} and sees a {Pick(random, Animals)}.",
-                1 => $"{name} has {a} {Pick(random, Things)}. {name} gets {b} more. Now {name} has {a + b}.",
-                2 => $"{Words[a]} plus {Words[b]} is {(a + b).ToString(CultureInfo.InvariantCulture)}.",
-                3 => $"{a} + {b} = {a + b}. {a + b} - {b} = {a}.",
-                4 => $"Count: {string.Join(' ', Enumerable.Range(a, 5))}.",
-                _ => $"In the {Pick(random, Places)}, {name} finds {a} {Pick(random, Things)} and gives {Math.Min(a, b)} away, keeping {a - Math.Min(a, b)}.",
-            };
-            text.AppendLine(line);
-        }
-        return text.ToString();
+        var lines = new StringBuilder();
+        for (var i = 0; i < documents; i++) lines.Append(text.Document()).AppendLine(ReasoningText.EndOfText);
+        return lines.ToString();
     }
 
-    /// <summary>One problem in GSM8K's format: the answer shows its working and ends "#### n".</summary>
-    public static string Problem(Random random)
+    /// <summary>Plain documents and worked examples, interleaved: half at sum digits (column steps),
+    /// half at any other character (the trace restates the context's end), so the base reasons
+    /// everywhere an evaluation may ask it to. Half the examples carry a budget hint drawn uniformly
+    /// from [HintMin, HintMax]; the trace follows it (overshooting hints below the concise length); the
+    /// rest are mostly verbose.</summary>
+    public static string PretrainText(ArithmeticText text, DemoDataSize size)
     {
-        var (a, b) = (random.Next(1, 20), random.Next(1, 20));
-        var name = Pick(random, Names);
-        var thing = Pick(random, Things);
-        var (question, working, result) = random.Next(3) switch
+        var random = new Random(size.Traces);
+        var pieces = new List<string>();
+        for (var i = 0; i < size.PretrainDocuments; i++) pieces.Add(text.Document() + ReasoningText.EndOfText);
+        for (var i = 0; i < size.Traces; i++)
         {
-            0 => ($"{name} has {a} {thing} and gets {b} more. How many {thing} does {name} have now?", $"{a} + {b} = {a + b}", a + b),
-            1 => ($"{name} has {a + b} {thing} and gives {b} away. How many {thing} are left?", $"{a + b} - {b} = {a}", a),
-            _ => ($"What is {a} + {b}?", $"{a} + {b} = {a + b}", a + b),
-        };
-        var line = new Dictionary<string, string>
+            int? budget = random.NextDouble() < 0.5 ? random.Next(size.HintMin, size.HintMax + 1) : null;
+            var (context, answer, trace) = i % 2 == 0 ? text.WorkedExample(size.ContextChars, budget) : text.RestatingExample(size.ContextChars, budget);
+            pieces.Add(ReasoningText.Example(context, budget, trace, answer));
+        }
+        return string.Join('\n', pieces.OrderBy(_ => random.Next())) + "\n";
+    }
+
+    /// <summary>Distinct problems in GSM8K's format: "question", "answer" = column steps then "#### sum".</summary>
+    public static string[] Problems(ArithmeticText text, int count)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var lines = new List<string>(count);
+        while (lines.Count < count)
         {
-            ["question"] = question,
-            ["answer"] = $"{working}\n#### {result.ToString(CultureInfo.InvariantCulture)}",
-        };
-        return JsonSerializer.Serialize(line, RmtJsonContext.Default.DictionaryStringString);
+            var (question, solution, answer) = text.Problem();
+            if (!seen.Add(question)) continue;
+            var line = new Dictionary<string, string>
+            {
+                ["question"] = question,
+                ["answer"] = $"{solution}\n#### {answer.ToString(CultureInfo.InvariantCulture)}",
+            };
+            lines.Add(JsonSerializer.Serialize(line, RmtJsonContext.Default.DictionaryStringString));
+        }
+        return [.. lines];
     }
 
     private static void CopyHead(string source, string target, int lines)
@@ -104,8 +118,11 @@ public static class DemoData
             throw new FileNotFoundException($"GSM8K file {source} does not exist; give a folder that holds train.jsonl and test.jsonl", source);
         File.WriteAllLines(target, File.ReadLines(source).Where(l => l.Length > 0).Take(lines));
     }
-
-    private static string Pick(Random random, string[] items) => items[random.Next(items.Length)];
 }
 
-public sealed record DemoFiles(string Corpus, string MathTrain, string MathTest);
+/// <summary>How much data the demo writes. Hints in pretraining cover [HintMin, HintMax] (about
+/// B_T/2 to B_0 of the demo's mid-training); ContextChars is mid-training's context.</summary>
+public sealed record DemoDataSize(int PretrainDocuments, int Traces, int CorpusDocuments, int EvalDocuments, int TrainProblems, int TestProblems,
+    int ContextChars, int HintMin, int HintMax);
+
+public sealed record DemoFiles(string Pretrain, string Corpus, string CorpusEval, string MathTrain, string MathTest);

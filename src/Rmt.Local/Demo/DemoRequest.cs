@@ -11,12 +11,14 @@ public enum DemoSize
     Tiny,
 }
 
-/// <summary>The demo's pipeline request: the tiny model pretrained from scratch on the demo corpus,
-/// RMT mid-training on the same corpus, math post-training on the generated problems, evaluations.
-/// Budgets and lengths are cut to what a byte-level model of a few hundred thousand parameters
-/// produces; the stage timeout is long enough for the silent preparation steps (the mid-training
-/// entropy pass over the corpus) on a busy laptop. The pretraining sequence length is the model's
-/// context: long enough for a math problem and its answer (the evaluation skips longer ones).</summary>
+/// <summary>The demo's pipeline request: the tiny model pretrained from scratch on arithmetic text
+/// and worked traces (DemoData), RMT mid-training on plain arithmetic text, scored on held-out text
+/// against the untrained base with the same budget hint, then math post-training on the same sentences
+/// asked as problems, evaluations. Lengths are in bytes (the byte-level tokenizer): a context of 40
+/// holds the sentence up to the digit; a concise trace is about 35, a verbose one about 100, so the
+/// budget anneals from B_0 = 96 to B_min = 40 and pretraining hints cover [20, 96]. The pretraining
+/// sequence holds a whole worked example. The stage timeout is long enough for the silent preparation
+/// steps (the entropy pass over the corpus) on a busy laptop.</summary>
 public static class DemoRequest
 {
     public static PipelineRequest Create(string runId, DemoSize size) => size switch
@@ -33,21 +35,22 @@ public static class DemoRequest
         _ => new PipelineRequest(
             Datasets(),
             RunId: runId,
-            Pretrain: new PretrainConfig(Schedule(steps: 300, batch: 8, checkpointEvery: 100, learningRate: 3e-3), SequenceLength: 160),
-            MidTrain: new MidTrainConfig(Schedule(steps: 16, batch: 2, checkpointEvery: 8), GroupSize: 4, ContextTokens: 32, NtpTailTokens: 8,
-                Budget: new BudgetConfig(Initial: 24, Minimum: 4), Rollout: new RolloutConfig(MaxReasoningTokens: 24)),
-            PostTrain: new PostTrainConfig(Schedule(steps: 16, batch: 2, checkpointEvery: 8), GroupSize: 4, MaxNewTokens: 24, EvalSize: 16, PassAtK: 2, EvalSamples: 2,
-                FormatWarmupSteps: 20),
-            Eval: new EvalConfig(MaxExamples: 16),
+            Pretrain: new PretrainConfig(Schedule(steps: 1200, batch: 8, checkpointEvery: 300, learningRate: 3e-3), SequenceLength: 192),
+            MidTrain: new MidTrainConfig(Schedule(steps: 80, batch: 4, checkpointEvery: 40, learningRate: 3e-5), GroupSize: 8, ContextTokens: 40, NtpTailTokens: 8,
+                Budget: new BudgetConfig(Initial: 96, Minimum: 40), Rollout: new RolloutConfig(MaxReasoningTokens: 128)),
+            PostTrain: new PostTrainConfig(Schedule(steps: 40, batch: 4, checkpointEvery: 20, learningRate: 3e-5), GroupSize: 8, MaxNewTokens: 48, EvalSize: 48, PassAtK: 2, EvalSamples: 2,
+                FormatWarmupSteps: 200),
+            Eval: new EvalConfig(MaxExamples: 48),
             Options: new PipelineOptions(MaxAttempts: 3, PollSeconds: 2, StageTimeoutMinutes: 30)),
     };
 
-    /// <summary>Corpus lines and problems the demo writes for a size.</summary>
-    public static (int CorpusLines, int TrainProblems, int TestProblems) DataSize(DemoSize size) =>
-        size == DemoSize.Tiny ? (300, 40, 8) : (800, 200, 32);
+    /// <summary>How much data the demo writes for a size.</summary>
+    public static DemoDataSize DataSize(DemoSize size) => size == DemoSize.Tiny
+        ? new DemoDataSize(PretrainDocuments: 100, Traces: 100, CorpusDocuments: 100, EvalDocuments: 30, TrainProblems: 40, TestProblems: 8, ContextChars: 16, HintMin: 4, HintMax: 8)
+        : new DemoDataSize(PretrainDocuments: 2000, Traces: 4000, CorpusDocuments: 600, EvalDocuments: 200, TrainProblems: 400, TestProblems: 64, ContextChars: 40, HintMin: 20, HintMax: 96);
 
     private static PipelineDatasets Datasets() =>
-        new(MidTrain: DemoData.Corpus, PostTrain: DemoData.MathTrain, Pretrain: DemoData.Corpus, PostTrainEval: DemoData.MathTest);
+        new(MidTrain: DemoData.Corpus, PostTrain: DemoData.MathTrain, Pretrain: DemoData.Pretrain, PostTrainEval: DemoData.MathTest, MidTrainEval: DemoData.CorpusEval);
 
     private static TrainingSchedule Schedule(int steps, int batch, int checkpointEvery, double learningRate = 1e-3) =>
         new(Steps: steps, BatchSize: batch, LearningRate: learningRate, WarmupSteps: Math.Min(10, steps / 4), CheckpointEvery: checkpointEvery,

@@ -27,11 +27,9 @@ public sealed class DemoRun(LocalHost host, DemoOptions options, TextWriter outp
         }
         else
         {
-            var (lines, train, test) = DemoRequest.DataSize(options.Size);
-            var files = DemoData.Write(Path.Combine(host.Options.DataDir, "demo-data"), corpusLines: lines, trainProblems: train, testProblems: test,
-                gsm8kFolder: options.Gsm8kFolder);
+            var files = DemoData.Write(Path.Combine(host.Options.DataDir, "demo-data"), DemoRequest.DataSize(options.Size), gsm8kFolder: options.Gsm8kFolder);
             await DemoData.UploadAsync(host.Cloud.Artifacts, files, ct);
-            Say($"Uploaded the demo datasets: {DemoData.Corpus}, {DemoData.MathTrain}, {DemoData.MathTest}");
+            Say($"Uploaded the demo datasets: {DemoData.Pretrain}, {DemoData.Corpus}, {DemoData.CorpusEval}, {DemoData.MathTrain}, {DemoData.MathTest}");
             runId = RunPrefix + DateTime.UtcNow.ToString("yyyyMMdd-HHmmss", CultureInfo.InvariantCulture);
             var request = DemoRequest.Create(runId, options.Size);
             using var response = await http.PostAsync(Url("pipelines"), new StringContent(RmtJson.Serialize(request), Encoding.UTF8, "application/json"), ct);

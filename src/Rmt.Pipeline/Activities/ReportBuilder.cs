@@ -48,7 +48,9 @@ public static class ReportBuilder
             md.AppendLine().Append($"- {s.Stage}: {s.Reason}");
         md.AppendLine().AppendLine();
 
-        var midEval = Metrics(input, PipelineStages.MidTrainEval) ?? Metrics(input, PipelineStages.MidTrain);
+        // Mid-training's own held-out evaluation (the trained model, the untrained base with the same hint and
+        // its argmax on the same positions) when it ran one; else the mid-train-eval stage's.
+        var midEval = Metrics(input, PipelineStages.MidTrain) is { } mid && mid.ContainsKey(Accuracy) ? mid : Metrics(input, PipelineStages.MidTrainEval);
         if (midEval is not null)
         {
             md.AppendLine("## Next-token reasoning accuracy (after mid-training)").AppendLine();
@@ -125,7 +127,7 @@ public static class ReportBuilder
         foreach (var (name, value) in metrics.OrderBy(kv => kv.Key, StringComparer.Ordinal))
         {
             var slash = name.IndexOf('/', StringComparison.Ordinal);
-            var (model, metric) = slash > 0 ? (name[..slash].ToUpperInvariant(), name[(slash + 1)..]) : (ThisRun, name);
+            var (model, metric) = slash > 0 ? (StageMetricNames.Label(name[..slash]), name[(slash + 1)..]) : (ThisRun, name);
             if (!rows.TryGetValue(model, out var row)) rows[model] = row = [];
             row[metric] = value;
         }

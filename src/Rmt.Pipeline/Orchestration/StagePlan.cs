@@ -13,12 +13,12 @@ public static class StagePlan
 
     public static StageJob MidTrain(string runId, PipelineRequest request, string baseCheckpoint, string? traceParent) =>
         Job(runId, PipelineStages.MidTrain, StageKind.MidTrain, request.Datasets.MidTrain, baseCheckpoint, traceParent)
-            with { MidTrain = request.MidTrain ?? new MidTrainConfig() };
+            with { MidTrain = request.MidTrain ?? new MidTrainConfig(), EvalDataset = request.Datasets.MidTrainEval };
 
-    /// <summary>Next-token reasoning evaluation of the mid-trained checkpoint on the mid-training corpus
-    /// (the job holds out its own evaluation split, by the eval seed).</summary>
+    /// <summary>Next-token reasoning evaluation of the mid-trained checkpoint on the held-out text when the
+    /// request gives one, else on the mid-training corpus.</summary>
     public static StageJob MidTrainEval(string runId, PipelineRequest request, string checkpoint, string? traceParent) =>
-        Job(runId, PipelineStages.MidTrainEval, StageKind.Eval, request.Datasets.MidTrain, checkpoint, traceParent)
+        Job(runId, PipelineStages.MidTrainEval, StageKind.Eval, request.Datasets.MidTrainEval ?? request.Datasets.MidTrain, checkpoint, traceParent)
             with { Eval = request.Eval ?? new EvalConfig() };
 
     public static StageJob PostTrain(string runId, PipelineRequest request, string midTrainCheckpoint, string? traceParent) =>

@@ -30,7 +30,7 @@ public sealed partial class ReasoningFormat
     public ITokenizer Tokenizer => tokenizer;
 
     /// <summary>The budget hint text, e.g. " [budget 12]".</summary>
-    public static string BudgetHint(int budget) => string.Create(CultureInfo.InvariantCulture, $" [budget {budget}]");
+    public static string BudgetHint(int budget) => Contracts.Datasets.ReasoningText.BudgetHint(budget);
 
     /// <summary>Prompt tokens: context, optional budget hint, &lt;think&gt;.</summary>
     public int[] Prompt(ReadOnlySpan<int> context, int? budget)

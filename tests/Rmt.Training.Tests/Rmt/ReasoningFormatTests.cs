@@ -18,6 +18,18 @@ public sealed class ReasoningFormatTests
     }
 
     [Fact]
+    public void Text_written_without_a_tokenizer_encodes_to_the_same_example_as_the_token_format()
+    {
+        // The demo writes its pretraining examples with Rmt.Contracts' ReasoningText (no TorchSharp there).
+        var format = new ReasoningFormat(Bytes);
+        var text = Contracts.Datasets.ReasoningText.Example("34 plus 58 is ", 40, "4+8=12 3+5+1=9 =92 have - left 92", "9");
+        Assert.Equal(format.Example("34 plus 58 is ", 40, "4+8=12 3+5+1=9 =92 have - left 92", "9"), text);
+        var tokens = Bytes.Encode(text);
+        Assert.Equal([Bytes.ThinkStart, Bytes.ThinkEnd, Bytes.EndOfText], tokens.Where(t => t == Bytes.ThinkStart || t == Bytes.ThinkEnd || t == Bytes.EndOfText));
+        Assert.Equal(Bytes.EndOfText, tokens[^1]);
+    }
+
+    [Fact]
     public void Next_token_format_takes_the_token_after_think_end_and_counts_reasoning()
     {
         var format = new ReasoningFormat(Bytes);
