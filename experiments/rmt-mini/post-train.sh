@@ -10,4 +10,6 @@ work="${1:?usage: $0 <rmt-mini work dir> [config.json] [results.md]}"
 config="${2:-experiments/rmt-mini/post-train-quick.json}"
 results="${3:-docs/results/rmt-mini-post.md}"
 mkdir -p "$(dirname "$results")"
+# Keeps TorchSharp's implicit Scalars alive through their native calls (docs/torchsharp-scalar-race.md).
+export DOTNET_JITMinOpts=1
 dotnet run -c Release --project experiments/rmt-mini-post -- "$config" "$work" "$results"
