@@ -35,11 +35,11 @@ public static class DemoRequest
         _ => new PipelineRequest(
             Datasets(),
             RunId: runId,
-            Pretrain: new PretrainConfig(Schedule(steps: 1200, batch: 8, checkpointEvery: 300, learningRate: 3e-3), SequenceLength: 192),
+            Pretrain: new PretrainConfig(Schedule(steps: 2400, batch: 8, checkpointEvery: 600, learningRate: 3e-3), SequenceLength: 192),
             MidTrain: new MidTrainConfig(Schedule(steps: 80, batch: 4, checkpointEvery: 40, learningRate: 3e-5), GroupSize: 8, ContextTokens: 40, NtpTailTokens: 8,
                 Budget: new BudgetConfig(Initial: 96, Minimum: 40), Rollout: new RolloutConfig(MaxReasoningTokens: 128)),
             PostTrain: new PostTrainConfig(Schedule(steps: 40, batch: 4, checkpointEvery: 20, learningRate: 3e-5), GroupSize: 8, MaxNewTokens: 48, EvalSize: 48, PassAtK: 2, EvalSamples: 2,
-                FormatWarmupSteps: 200),
+                FormatWarmupSteps: 300, FormatWarmupLearningRate: 3e-3),
             Eval: new EvalConfig(MaxExamples: 48),
             Options: new PipelineOptions(MaxAttempts: 3, PollSeconds: 2, StageTimeoutMinutes: 30)),
     };
@@ -47,7 +47,7 @@ public static class DemoRequest
     /// <summary>How much data the demo writes for a size.</summary>
     public static DemoDataSize DataSize(DemoSize size) => size == DemoSize.Tiny
         ? new DemoDataSize(PretrainDocuments: 100, Traces: 100, CorpusDocuments: 100, EvalDocuments: 30, TrainProblems: 40, TestProblems: 8, ContextChars: 16, HintMin: 4, HintMax: 8)
-        : new DemoDataSize(PretrainDocuments: 2000, Traces: 4000, CorpusDocuments: 600, EvalDocuments: 200, TrainProblems: 400, TestProblems: 64, ContextChars: 40, HintMin: 20, HintMax: 96);
+        : new DemoDataSize(PretrainDocuments: 2000, Traces: 8000, CorpusDocuments: 600, EvalDocuments: 200, TrainProblems: 400, TestProblems: 64, ContextChars: 40, HintMin: 20, HintMax: 96);
 
     private static PipelineDatasets Datasets() =>
         new(MidTrain: DemoData.Corpus, PostTrain: DemoData.MathTrain, Pretrain: DemoData.Pretrain, PostTrainEval: DemoData.MathTest, MidTrainEval: DemoData.CorpusEval);
