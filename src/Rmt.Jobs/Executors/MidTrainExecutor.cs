@@ -92,7 +92,9 @@ public sealed class MidTrainExecutor : IStageExecutor
                 metrics[Name(StageMetricNames.AccuracyMedium)] = result.Accuracy.Medium;
                 metrics[Name(StageMetricNames.AccuracyHard)] = result.Accuracy.Hard;
                 metrics[Name(StageMetricNames.Accuracy)] = result.Accuracy.Average;
-                if (model != StageMetricNames.NtpBaseline) metrics[Name(StageMetricNames.ReasoningLength)] = result.MeanReasoningLength;
+                if (model == StageMetricNames.NtpBaseline) continue;
+                metrics[Name(StageMetricNames.ReasoningLength)] = result.MeanReasoningLength;
+                metrics[Name("well_formed")] = result.WellFormed;
             }
             sections.Add("## Held-out next-token accuracy\n\n" +
                 string.Create(CultureInfo.InvariantCulture,

@@ -135,17 +135,19 @@ public static class NextTokenEvaluator
     }
 
     /// <summary>The paper's table: one row per method, easy / medium / hard / average accuracy (%) and
-    /// mean reasoning length.</summary>
+    /// mean reasoning length; and the share of well-formed responses (&lt;/think&gt; then an answer),
+    /// which tells a model that cannot reason from one that does not finish its reasoning.</summary>
     public static string MarkdownTable(IEnumerable<(string Method, NextTokenEvaluation Result)> rows)
     {
         var sb = new StringBuilder();
-        sb.AppendLine("| Method | Easy | Medium | Hard | Avg | Reasoning length |");
-        sb.AppendLine("|---|---:|---:|---:|---:|---:|");
+        sb.AppendLine("| Method | Easy | Medium | Hard | Avg | Reasoning length | Well-formed |");
+        sb.AppendLine("|---|---:|---:|---:|---:|---:|---:|");
         foreach (var (method, r) in rows)
         {
             string len = r.Reasoning ? r.MeanReasoningLength.ToString("F1", CultureInfo.InvariantCulture) : "0 (argmax)";
+            string formed = r.Reasoning ? (100 * r.WellFormed).ToString("F0", CultureInfo.InvariantCulture) + "%" : "-";
             sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
-                $"| {method} | {100 * r.Accuracy.Easy:F2} | {100 * r.Accuracy.Medium:F2} | {100 * r.Accuracy.Hard:F2} | {100 * r.Accuracy.Average:F2} | {len} |"));
+                $"| {method} | {100 * r.Accuracy.Easy:F2} | {100 * r.Accuracy.Medium:F2} | {100 * r.Accuracy.Hard:F2} | {100 * r.Accuracy.Average:F2} | {len} | {formed} |"));
         }
         return sb.ToString();
     }

@@ -67,6 +67,7 @@ public sealed class EvaluationAndEntropyTests(TinyReasoner reasoner)
         Assert.Equal(0.0, argmax.BandAccuracy.Hard);
         var table = NextTokenEvaluator.MarkdownTable([("NTP", argmax), ("NTR", withReasoning)]);
         Assert.Contains("| NTP | ", table);
-        Assert.Contains("| Method | Easy | Medium | Hard | Avg | Reasoning length |", table);
+        Assert.Contains("| Method | Easy | Medium | Hard | Avg | Reasoning length | Well-formed |", table);
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $" | {100 * withReasoning.WellFormed:F0}% |"), table);
     }
 }
