@@ -105,6 +105,22 @@ public sealed class JobRunner
     /// <summary>Runs a parsed job. <paramref name="settle"/> completes its queue message (null for a file).</summary>
     public async Task<JobOutcome> RunAsync(StageJob job, JobStopSignal stop, Func<CancellationToken, Task>? settle, CancellationToken ct)
     {
+        using var span = JobTelemetry.StartJob(job, _options.TraceParent, _options.Host);
+        try
+        {
+            var outcome = await ClaimAndRunAsync(job, stop, settle, ct);
+            JobTelemetry.End(span, outcome);
+            return outcome;
+        }
+        catch (Exception e)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, e.Message);
+            throw;
+        }
+    }
+
+    private async Task<JobOutcome> ClaimAndRunAsync(StageJob job, JobStopSignal stop, Func<CancellationToken, Task>? settle, CancellationToken ct)
+    {
         // 1. Claim: create-only blob keyed by run/stage/attempt.
         var claimPath = BlobLayout.Claim(job.RunId, job.Stage, job.Attempt);
         var claim = new ClaimRecord(job.RunId, job.Stage, job.Attempt, _options.Host, Environment.ProcessId, _time.GetUtcNow(), job.MessageId);
@@ -210,6 +226,7 @@ public sealed class JobRunner
         private readonly JobStopSignal _stop;
         private readonly ClaimRecord _claim;
         private readonly StageEventPublisher _publisher;
+        private readonly JobTelemetry.Steps _steps;
         private readonly string _workDir;
         private readonly int _progressEvery;
         private readonly int _checkpointEvery;
@@ -229,6 +246,7 @@ public sealed class JobRunner
             _claim = claim;
             _publisher = new StageEventPublisher(job.RunId, job.Stage, job.Attempt, job.TraceParent, runner._events, runner._logger, runner._time, runner.OnEvent);
             _workDir = Path.Combine(runner._options.WorkRoot, job.RunId, job.Stage, $"attempt-{job.Attempt}");
+            _steps = new JobTelemetry.Steps(job, runner._time);
             (_progressEvery, _checkpointEvery) = Intervals(job);
         }
 
@@ -330,7 +348,8 @@ public sealed class JobRunner
             try
             {
                 var context = new StageContext(_job, _workDir, datasetPath, evalDatasetPath, baseDir, search.Resume, _totalSteps,
-                    _stop, Logger, _runner._options.Device, AfterStepAsync, ReportAsync, FinalCheckpointAsync);
+                    _stop, Logger, _runner._options.Device, _steps.Around(AfterStepAsync), _steps.Around(ReportAsync), FinalCheckpointAsync);
+                _steps.Begin();
                 outcome = await executor.RunAsync(context, ct);
                 _precision = context.Precision;
             }
@@ -409,6 +428,7 @@ public sealed class JobRunner
             // A superseded attempt must not publish a checkpoint its successor could resume from or race.
             if (await CheckStopMarkerAsync(ct))
                 throw new StageStoppedException($"{_stop.Detail}; stopped at step {step} without saving a checkpoint");
+            using var span = JobTelemetry.StartCheckpoint(_job, step);
             var local = Path.Combine(_workDir, "checkpoints", $"step-{step}");
             if (Directory.Exists(local)) Directory.Delete(local, recursive: true);
             Directory.CreateDirectory(local);

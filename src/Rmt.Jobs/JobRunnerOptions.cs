@@ -30,6 +30,10 @@ public sealed record JobRunnerOptions
     /// <summary>Device that overrides the stage config's (RMT_DEVICE); null keeps the config's.</summary>
     public string? Device { get; init; }
 
+    /// <summary>The W3C trace context this process was started under (TRACEPARENT, set by the local job
+    /// runner); its job spans continue it. Null: they continue the job's own <see cref="StageJob.TraceParent"/>.</summary>
+    public string? TraceParent { get; init; }
+
     /// <summary>Names this process in claims, manifests and events.</summary>
     public string Host { get; init; } = Environment.MachineName;
 
