@@ -8,7 +8,9 @@ namespace Rmt.Jobs;
 /// <summary>The life of one stage job, the same in the GPU container and in a local child process:
 /// <list type="number">
 /// <item>take the job (queue message or file); a malformed one gets a 'failed' event when its run is
-///   recoverable and goes to dead-letter (exit 2);</item>
+///   recoverable and goes to dead-letter (exit 2); a message that earlier executions received and never
+///   settled too often (the delivery marker, <see cref="DeliveryLog"/>) goes to dead-letter with a
+///   permanent 'failed' event (exit 5);</item>
 /// <item>unless the attempt's stop marker says the orchestration gave it up (exit 6), claim it in Blob
 ///   (runs/{runId}/{stage}/claims/attempt-{n}.json, create-only); a second claimant backs off (exit 3);
 ///   settle the queue message right after claiming;</item>
@@ -34,6 +36,7 @@ public sealed class JobRunner
     private readonly JobRunnerOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly DeliveryLog _deliveries;
 
     public JobRunner(IArtifactStore store, IStageEventStream events, StageExecutors executors, JobRunnerOptions options,
         ILogger logger, TimeProvider? time = null)
@@ -45,6 +48,7 @@ public sealed class JobRunner
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _deliveries = new DeliveryLog(store, logger, _time, options.Host);
     }
 
     /// <summary>Sees every event this runner publishes, after it reached the stream (CLI progress, tests).</summary>
@@ -83,7 +87,51 @@ public sealed class JobRunner
             return outcome;
         }
         _logger.LogInformation("received job {MessageId} (delivery {Delivery})", job.MessageId, received.DeliveryCount);
-        return await RunAsync(job, stop, c => queue.CompleteAsync(received, c), ct);
+        if (await CheckDeliveriesAsync(job, received, queue, ct) is { } given) return given;
+        return await RunAsync(job, stop, async c =>
+        {
+            await queue.CompleteAsync(received, c);
+            await _deliveries.SettledAsync(job, received.DeliveryCount, c);
+        }, ct);
+    }
+
+    /// <summary>The delivery marker (<see cref="DeliveryLog"/>): too many earlier executions received this
+    /// job and never settled it; dead-letter it and fail the stage (exit 5). Otherwise note this delivery.</summary>
+    private async Task<JobOutcome?> CheckDeliveriesAsync(StageJob job, ReceivedJob received, IJobQueue queue, CancellationToken ct)
+    {
+        IReadOnlyList<DeliveryLine> unsettled;
+        try
+        {
+            unsettled = await _deliveries.UnsettledAsync(job, ct);
+        }
+        catch (Exception e) when (FailureClassifier.IsInfrastructure(e) && !ct.IsCancellationRequested)
+        {
+            _logger.LogWarning("could not read the delivery marker of job {MessageId} ({Error}); going on", job.MessageId, FailureClassifier.Describe(e));
+            unsettled = [];
+        }
+        if (unsettled.Count < _options.MaxUnsettledDeliveries)
+        {
+            if (unsettled.Count > 0)
+                _logger.LogWarning("{Description}; trying again (after {Max} such deliveries the job is dead-lettered)",
+                    DeliveryLog.Describe(job, unsettled), _options.MaxUnsettledDeliveries);
+            await _deliveries.ReceivedAsync(job, received.DeliveryCount, ct);
+            return null;
+        }
+        var reason = DeliveryLog.Describe(job, unsettled);
+        var failure = new StageFailure(FailureKind.Infrastructure, $"{reason}; the job was dead-lettered so that no more executions start for it", Retryable: false);
+        var publisher = new StageEventPublisher(job.RunId, job.Stage, job.Attempt, job.TraceParent, _events, _logger, _time, OnEvent);
+        try
+        {
+            await publisher.FailedAsync(failure, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogError("the 'failed' event of job {MessageId} could not be published: {Error}", job.MessageId, FailureClassifier.Describe(e));
+        }
+        await queue.DeadLetterAsync(received, reason, ct);
+        await _deliveries.SettledAsync(job, received.DeliveryCount, ct);
+        _logger.LogError("job {MessageId} moved to dead-letter: {Reason}", job.MessageId, reason);
+        return new JobOutcome(JobExitCode.FailedPermanent, failure.Message, job, Failure: failure);
     }
 
     /// <summary>Runs the job in <paramref name="json"/> (a --job-file). <paramref name="document"/>
