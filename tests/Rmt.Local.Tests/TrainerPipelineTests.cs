@@ -110,7 +110,7 @@ public sealed class TrainerPipelineTests : IDisposable
         ActivitySource.AddActivityListener(listener);
 
         await using var host = await StartHostAsync(trace: true);
-        await DemoData.UploadAsync(host.Cloud.Artifacts, DemoData.Write(_folder.File("demo-data"), corpusLines: 600, trainProblems: 40, testProblems: 8));
+        await DemoData.UploadAsync(host.Cloud.Artifacts, DemoData.Write(_folder.File("demo-data"), DemoRequest.DataSize(DemoSize.Tiny) with { PretrainDocuments = 300 }));
         var request = DemoRequest.Create(runId, DemoSize.Tiny) with
         {
             Pretrain = new PretrainConfig(new TrainingSchedule(Steps: 400, BatchSize: 2, WarmupSteps: 2, CheckpointEvery: 200, ProgressEvery: 5), SequenceLength: 32),
