@@ -237,6 +237,7 @@ module containerApps 'modules/containerapps.bicep' = {
     serviceBusNamespace: serviceBus.outputs.fullyQualifiedNamespace
     jobQueueName: serviceBus.outputs.jobQueueName
     eventTopicName: serviceBus.outputs.eventTopicName
+    appInsightsName: monitoring.outputs.appInsightsName
     replicaTimeoutSeconds: gpuReplicaTimeoutSeconds
     maxExecutions: gpuMaxExecutions
   }

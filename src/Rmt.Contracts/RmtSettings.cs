@@ -40,10 +40,16 @@ public static class RmtSettings
     /// <summary>Training device of the GPU job: "cuda" in the container, "cpu" locally.</summary>
     public const string Device = "RMT_DEVICE";
 
+    /// <summary>Application Insights connection string (instrumentation key and ingestion endpoints, no
+    /// secret: the component refuses key-only ingestion). When set, the GPU job exports its spans and
+    /// metrics to Azure Monitor with its managed identity (AZURE_CLIENT_ID); the Functions app exports too.</summary>
+    public const string ApplicationInsightsConnectionString = "APPLICATIONINSIGHTS_CONNECTION_STRING";
+
     public static readonly IReadOnlyList<string> All =
     [
         BlobServiceUri, QueueServiceUri, StorageConnectionString, ServiceBusNamespace, JobQueue,
         EventTopic, EventSubscription, ManagedIdentityClientId, ScheduleCron, ScheduleRequest, Device,
+        ApplicationInsightsConnectionString,
     ];
 
     /// <summary>What the Functions app (HTTP API, timer, orchestrations) reads in Azure. infra/bicep sets
@@ -51,7 +57,7 @@ public static class RmtSettings
     public static readonly IReadOnlyList<string> FunctionsApp =
     [
         BlobServiceUri, QueueServiceUri, ServiceBusNamespace, JobQueue, EventTopic, EventSubscription,
-        ManagedIdentityClientId, ScheduleCron, ScheduleRequest,
+        ManagedIdentityClientId, ScheduleCron, ScheduleRequest, ApplicationInsightsConnectionString,
     ];
 
     /// <summary>What the GPU job (the trainer container) reads in Azure. infra/bicep sets each as an
@@ -59,6 +65,7 @@ public static class RmtSettings
     public static readonly IReadOnlyList<string> GpuJob =
     [
         BlobServiceUri, QueueServiceUri, ServiceBusNamespace, JobQueue, EventTopic, ManagedIdentityClientId, Device,
+        ApplicationInsightsConnectionString,
     ];
 
     /// <summary>Settings that must never be set in Azure (keys and connection strings; Azurite only).</summary>

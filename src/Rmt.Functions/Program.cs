@@ -31,7 +31,7 @@ builder.Logging.Services.Configure<LoggerFilterOptions>(options =>
 
 // The pipeline's spans (submit, dispatch, drain, report): one trace per run, from the HTTP request
 // through the orchestration into the trainer (StageJob.TraceParent), exported to the same resource.
-var appInsights = builder.Configuration["APPLICATIONINSIGHTS_CONNECTION_STRING"];
+var appInsights = builder.Configuration[RmtSettings.ApplicationInsightsConnectionString];
 builder.Services.AddOpenTelemetry().WithTracing(tracing =>
 {
     tracing.AddSource(PipelineNames.ActivitySourceName);

@@ -8,7 +8,9 @@ namespace Rmt.Jobs;
 /// <summary>The life of one stage job, the same in the GPU container and in a local child process:
 /// <list type="number">
 /// <item>take the job (queue message or file); a malformed one gets a 'failed' event when its run is
-///   recoverable and goes to dead-letter (exit 2);</item>
+///   recoverable and goes to dead-letter (exit 2); a message that earlier executions received and never
+///   settled too often (the delivery marker, <see cref="DeliveryLog"/>) goes to dead-letter with a
+///   permanent 'failed' event (exit 5);</item>
 /// <item>unless the attempt's stop marker says the orchestration gave it up (exit 6), claim it in Blob
 ///   (runs/{runId}/{stage}/claims/attempt-{n}.json, create-only); a second claimant backs off (exit 3);
 ///   settle the queue message right after claiming;</item>
@@ -34,6 +36,7 @@ public sealed class JobRunner
     private readonly JobRunnerOptions _options;
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
+    private readonly DeliveryLog _deliveries;
 
     public JobRunner(IArtifactStore store, IStageEventStream events, StageExecutors executors, JobRunnerOptions options,
         ILogger logger, TimeProvider? time = null)
@@ -45,6 +48,7 @@ public sealed class JobRunner
         _options = options;
         _logger = logger;
         _time = time ?? TimeProvider.System;
+        _deliveries = new DeliveryLog(store, logger, _time, options.Host);
     }
 
     /// <summary>Sees every event this runner publishes, after it reached the stream (CLI progress, tests).</summary>
@@ -83,7 +87,51 @@ public sealed class JobRunner
             return outcome;
         }
         _logger.LogInformation("received job {MessageId} (delivery {Delivery})", job.MessageId, received.DeliveryCount);
-        return await RunAsync(job, stop, c => queue.CompleteAsync(received, c), ct);
+        if (await CheckDeliveriesAsync(job, received, queue, ct) is { } given) return given;
+        return await RunAsync(job, stop, async c =>
+        {
+            await queue.CompleteAsync(received, c);
+            await _deliveries.SettledAsync(job, received.DeliveryCount, c);
+        }, ct);
+    }
+
+    /// <summary>The delivery marker (<see cref="DeliveryLog"/>): too many earlier executions received this
+    /// job and never settled it; dead-letter it and fail the stage (exit 5). Otherwise note this delivery.</summary>
+    private async Task<JobOutcome?> CheckDeliveriesAsync(StageJob job, ReceivedJob received, IJobQueue queue, CancellationToken ct)
+    {
+        IReadOnlyList<DeliveryLine> unsettled;
+        try
+        {
+            unsettled = await _deliveries.UnsettledAsync(job, ct);
+        }
+        catch (Exception e) when (FailureClassifier.IsInfrastructure(e) && !ct.IsCancellationRequested)
+        {
+            _logger.LogWarning("could not read the delivery marker of job {MessageId} ({Error}); going on", job.MessageId, FailureClassifier.Describe(e));
+            unsettled = [];
+        }
+        if (unsettled.Count < _options.MaxUnsettledDeliveries)
+        {
+            if (unsettled.Count > 0)
+                _logger.LogWarning("{Description}; trying again (after {Max} such deliveries the job is dead-lettered)",
+                    DeliveryLog.Describe(job, unsettled), _options.MaxUnsettledDeliveries);
+            await _deliveries.ReceivedAsync(job, received.DeliveryCount, ct);
+            return null;
+        }
+        var reason = DeliveryLog.Describe(job, unsettled);
+        var failure = new StageFailure(FailureKind.Infrastructure, $"{reason}; the job was dead-lettered so that no more executions start for it", Retryable: false);
+        var publisher = new StageEventPublisher(job.RunId, job.Stage, job.Attempt, job.TraceParent, _events, _logger, _time, OnEvent);
+        try
+        {
+            await publisher.FailedAsync(failure, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogError("the 'failed' event of job {MessageId} could not be published: {Error}", job.MessageId, FailureClassifier.Describe(e));
+        }
+        await queue.DeadLetterAsync(received, reason, ct);
+        await _deliveries.SettledAsync(job, received.DeliveryCount, ct);
+        _logger.LogError("job {MessageId} moved to dead-letter: {Reason}", job.MessageId, reason);
+        return new JobOutcome(JobExitCode.FailedPermanent, failure.Message, job, Failure: failure);
     }
 
     /// <summary>Runs the job in <paramref name="json"/> (a --job-file). <paramref name="document"/>
@@ -104,6 +152,22 @@ public sealed class JobRunner
 
     /// <summary>Runs a parsed job. <paramref name="settle"/> completes its queue message (null for a file).</summary>
     public async Task<JobOutcome> RunAsync(StageJob job, JobStopSignal stop, Func<CancellationToken, Task>? settle, CancellationToken ct)
+    {
+        using var span = JobTelemetry.StartJob(job, _options.TraceParent, _options.Host);
+        try
+        {
+            var outcome = await ClaimAndRunAsync(job, stop, settle, ct);
+            JobTelemetry.End(span, outcome);
+            return outcome;
+        }
+        catch (Exception e)
+        {
+            span?.SetStatus(ActivityStatusCode.Error, e.Message);
+            throw;
+        }
+    }
+
+    private async Task<JobOutcome> ClaimAndRunAsync(StageJob job, JobStopSignal stop, Func<CancellationToken, Task>? settle, CancellationToken ct)
     {
         // 1. Claim: create-only blob keyed by run/stage/attempt.
         var claimPath = BlobLayout.Claim(job.RunId, job.Stage, job.Attempt);
@@ -210,6 +274,7 @@ public sealed class JobRunner
         private readonly JobStopSignal _stop;
         private readonly ClaimRecord _claim;
         private readonly StageEventPublisher _publisher;
+        private readonly JobTelemetry.Steps _steps;
         private readonly string _workDir;
         private readonly int _progressEvery;
         private readonly int _checkpointEvery;
@@ -229,6 +294,7 @@ public sealed class JobRunner
             _claim = claim;
             _publisher = new StageEventPublisher(job.RunId, job.Stage, job.Attempt, job.TraceParent, runner._events, runner._logger, runner._time, runner.OnEvent);
             _workDir = Path.Combine(runner._options.WorkRoot, job.RunId, job.Stage, $"attempt-{job.Attempt}");
+            _steps = new JobTelemetry.Steps(job, runner._time);
             (_progressEvery, _checkpointEvery) = Intervals(job);
         }
 
@@ -330,7 +396,8 @@ public sealed class JobRunner
             try
             {
                 var context = new StageContext(_job, _workDir, datasetPath, evalDatasetPath, baseDir, search.Resume, _totalSteps,
-                    _stop, Logger, _runner._options.Device, AfterStepAsync, ReportAsync, FinalCheckpointAsync);
+                    _stop, Logger, _runner._options.Device, _steps.Around(AfterStepAsync), _steps.Around(ReportAsync), FinalCheckpointAsync);
+                _steps.Begin();
                 outcome = await executor.RunAsync(context, ct);
                 _precision = context.Precision;
             }
@@ -409,6 +476,7 @@ public sealed class JobRunner
             // A superseded attempt must not publish a checkpoint its successor could resume from or race.
             if (await CheckStopMarkerAsync(ct))
                 throw new StageStoppedException($"{_stop.Detail}; stopped at step {step} without saving a checkpoint");
+            using var span = JobTelemetry.StartCheckpoint(_job, step);
             var local = Path.Combine(_workDir, "checkpoints", $"step-{step}");
             if (Directory.Exists(local)) Directory.Delete(local, recursive: true);
             Directory.CreateDirectory(local);

@@ -30,6 +30,15 @@ public sealed record JobRunnerOptions
     /// <summary>Device that overrides the stage config's (RMT_DEVICE); null keeps the config's.</summary>
     public string? Device { get; init; }
 
+    /// <summary>The W3C trace context this process was started under (TRACEPARENT, set by the local job
+    /// runner); its job spans continue it. Null: they continue the job's own <see cref="StageJob.TraceParent"/>.</summary>
+    public string? TraceParent { get; init; }
+
+    /// <summary>How many earlier deliveries of a job may have been received and never settled (executions
+    /// that died before claiming it, see <see cref="DeliveryLog"/>) before the next one dead-letters it and
+    /// fails the stage. Below the queue's maxDeliveryCount (5), so this guard, which says why, acts first.</summary>
+    public int MaxUnsettledDeliveries { get; init; } = 3;
+
     /// <summary>Names this process in claims, manifests and events.</summary>
     public string Host { get; init; } = Environment.MachineName;
 
@@ -39,6 +48,7 @@ public sealed record JobRunnerOptions
         if (ReceiveWait < TimeSpan.Zero) throw new ContractException("receive wait is negative; use 0 or more seconds");
         if (CancelPollInterval <= TimeSpan.Zero) throw new ContractException("cancel poll interval must be positive");
         Validation.NotEmpty(Host, "host");
+        if (MaxUnsettledDeliveries < 1) throw new ContractException($"max unsettled deliveries is {MaxUnsettledDeliveries}; use 1 or more");
         if (Device is not null && Device != "cpu" && Device != "cuda" && !Device.StartsWith("cuda:", StringComparison.Ordinal))
             throw new ContractException($"{RmtSettings.Device} is '{Device}'; use \"cpu\", \"cuda\" or \"cuda:N\", or unset it to use each job's configured device");
     }
@@ -53,6 +63,10 @@ public static class JobBlobs
 
     /// <summary>runs/{runId}/{stage}/plots/{file}</summary>
     public static string Plot(string runId, string stage, string file) => $"{BlobLayout.StageArtifacts(runId, stage)}/plots/{file}";
+
+    /// <summary>runs/{runId}/{stage}/deliveries/attempt-{n}.jsonl: the delivery marker (<see cref="DeliveryLog"/>).</summary>
+    public static string Deliveries(string runId, string stage, int attempt) =>
+        $"{BlobLayout.StageArtifacts(runId, stage)}/deliveries/attempt-{attempt.ToString(System.Globalization.CultureInfo.InvariantCulture)}.jsonl";
 
     /// <summary>Written into every checkpoint folder: the job (and so the stage config) that produced it.</summary>
     public const string JobFileName = "stage_job.json";

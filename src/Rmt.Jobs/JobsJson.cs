@@ -34,6 +34,7 @@ public sealed record MetricsLine(
     RespectRequiredConstructorParameters = true)]
 [JsonSerializable(typeof(ClaimRecord))]
 [JsonSerializable(typeof(MetricsLine))]
+[JsonSerializable(typeof(DeliveryLine))]
 internal sealed partial class JobsJsonContext : JsonSerializerContext;
 
 /// <summary>JSON of the job's own records (claims, metrics lines).</summary>

@@ -19,7 +19,7 @@ public sealed record LocalCommand
           --gpujob DLL       the trainer (default: src/Rmt.GpuJob/bin/{Release|Debug}/net10.0/Rmt.GpuJob.dll)
           --repo DIR         repository root (default: found from this program's folder)
           --json-logs        JSON log lines
-          --trace            print OpenTelemetry spans to the console
+          --trace            print OpenTelemetry spans to the console (the trainer's go to its job log; --verbose shows them)
           --verbose          debug logs, including the trainer's output
         """;
 

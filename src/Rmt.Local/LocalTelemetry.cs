@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Console;
 using OpenTelemetry.Resources;
 using OpenTelemetry.Trace;
+using Rmt.Contracts;
 using Rmt.Pipeline;
 
 namespace Rmt.Local;
@@ -12,13 +13,14 @@ namespace Rmt.Local;
 /// per entry, or JSON lines with --json-logs. Traces: OpenTelemetry over the sources of the HTTP API,
 /// the pipeline and the job runner; --trace prints finished spans to the console. The trace context
 /// goes HTTP request -> orchestration input -> StageJob.TraceParent -> this runner's span ->
-/// TRACEPARENT of the trainer process, so one trace id follows a run into the trainer.</summary>
+/// TRACEPARENT of the trainer process, so one trace id follows a run into the trainer. With --trace the
+/// trainer prints its own spans (Rmt.Jobs: job, steps, checkpoints) into its job log.</summary>
 public static class LocalTelemetry
 {
     public const string SourceName = "Rmt.Local";
 
     /// <summary>The environment variable a child process reads its parent span from (W3C traceparent).</summary>
-    public const string TraceParentVariable = "TRACEPARENT";
+    public const string TraceParentVariable = TelemetryNames.TraceParentVariable;
 
     public static readonly ActivitySource Source = new(SourceName);
 

@@ -50,6 +50,7 @@ var options = new LocalHostOptions
     {
         Command = LocalJobRunnerOptions.ForGpuJob(command.GpuJobDll ?? LocalJobRunnerOptions.FindGpuJob(repoRoot, LocalCommand.BuildConfiguration())),
         WorkRoot = Path.Combine(dataDir, "jobs"),
+        TraceToConsole = command.Trace,
     },
 };
 

@@ -37,6 +37,7 @@ public sealed partial class RoleAssignmentTests(CompiledTemplate template)
         "jobPrincipalId serviceBusDataReceiver",
         "jobPrincipalId serviceBusDataSender",
         "jobPrincipalId acrPull",
+        "jobPrincipalId monitoringMetricsPublisher",
         "scalerPrincipalId serviceBusDataOwner",
         "userPrincipalId storageBlobDataContributor",
     ];

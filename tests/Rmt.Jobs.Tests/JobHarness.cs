@@ -19,13 +19,14 @@ public sealed class JobHarness : IAsyncDisposable
     public RecordingLogger Log { get; } = new();
 
     /// <param name="storagePolicy">Sees every storage request of the job and the harness (fault injection).</param>
-    public static JobHarness Create(AzuriteFixture azurite, Azure.Core.Pipeline.HttpPipelinePolicy? storagePolicy = null)
+    /// <param name="jobVisibility">How soon a received job message that was not settled comes back (default 30 s).</param>
+    public static JobHarness Create(AzuriteFixture azurite, Azure.Core.Pipeline.HttpPipelinePolicy? storagePolicy = null, TimeSpan? jobVisibility = null)
     {
         var id = Guid.NewGuid().ToString("N")[..8];
         var options = CloudOptions.ForConnectionString(azurite.ConnectionString, new MessagingOptions
         {
             PollInterval = TimeSpan.FromMilliseconds(50),
-            JobVisibilityTimeout = TimeSpan.FromSeconds(30),
+            JobVisibilityTimeout = jobVisibility ?? TimeSpan.FromSeconds(30),
         }) with { JobQueue = $"jobs-{id}" };
         var workRoot = Path.Combine(Path.GetTempPath(), $"rmt-jobs-tests-{id}");
         return new JobHarness(CloudClients.Create(options, storagePolicy: storagePolicy), workRoot);

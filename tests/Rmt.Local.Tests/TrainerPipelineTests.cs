@@ -1,3 +1,5 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Rmt.Cloud.Local;
@@ -28,11 +30,11 @@ public sealed class TrainerPipelineTests : IDisposable
         return dll;
     }
 
-    private Task<LocalHost> StartHostAsync() => LocalHost.StartAsync(new LocalHostOptions
+    private Task<LocalHost> StartHostAsync(bool trace = false) => LocalHost.StartAsync(new LocalHostOptions
     {
         RepoRoot = AzuriteServer.FindRepoRoot(),
         DataDir = _folder.File("data"),
-        JobRunner = Runners.Options(_folder, LocalJobRunnerOptions.ForGpuJob(GpuJob())) with { CancelGrace = TimeSpan.FromSeconds(10) },
+        JobRunner = Runners.Options(_folder, LocalJobRunnerOptions.ForGpuJob(GpuJob())) with { CancelGrace = TimeSpan.FromSeconds(10), TraceToConsole = trace },
         LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,
         Durable = LocalHostOptions.DefaultDurable with { ControlQueueVisibilityTimeout = TimeSpan.FromSeconds(10), WorkItemQueueVisibilityTimeout = TimeSpan.FromSeconds(10) },
     });
@@ -90,6 +92,99 @@ public sealed class TrainerPipelineTests : IDisposable
             Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
         await Wait.UntilAsync(() => host.Runner.Current is null, TimeSpan.FromMinutes(1), "the trainer to stop");
         Assert.True(Wait.ProcessIsGone(second.ProcessId));
+    }
+
+    [Fact]
+    public async Task One_trace_runs_from_the_http_request_through_the_pipeline_and_the_job_runner_into_a_trainer_step()
+    {
+        const string runId = "traced";
+        const string traceId = "7f3c1a2b4d5e6f708192a3b4c5d6e7f8";
+        // The host's spans, recorded in this process (other tests' hosts may run beside it: filtered by trace id).
+        var hostSpans = new ConcurrentQueue<Activity>();
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = source => source.Name is "Microsoft.AspNetCore" or LocalTelemetry.SourceName or Rmt.Pipeline.PipelineNames.ActivitySourceName,
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStarted = hostSpans.Enqueue,
+        };
+        ActivitySource.AddActivityListener(listener);
+
+        await using var host = await StartHostAsync(trace: true);
+        await DemoData.UploadAsync(host.Cloud.Artifacts, DemoData.Write(_folder.File("demo-data"), DemoRequest.DataSize(DemoSize.Tiny) with { PretrainDocuments = 300 }));
+        var request = DemoRequest.Create(runId, DemoSize.Tiny) with
+        {
+            Pretrain = new PretrainConfig(new TrainingSchedule(Steps: 400, BatchSize: 2, WarmupSteps: 2, CheckpointEvery: 200, ProgressEvery: 5), SequenceLength: 32),
+        };
+        using var post = new HttpRequestMessage(HttpMethod.Post, new Uri($"{host.ApiBase}/pipelines"))
+        {
+            Content = new StringContent(RmtJson.Serialize(request), Encoding.UTF8, "application/json"),
+        };
+        post.Headers.Add("traceparent", $"00-{traceId}-2222222222222222-01");
+        using (var response = await _http.SendAsync(post))
+            Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
+
+        // The trainer (started with --trace) prints its spans into its job log.
+        var log = Path.Combine(_folder.File("jobs"), "logs", $"{runId}-pretrain-1.log");
+        async Task<List<ConsoleSpans.Span>> TrainerSpansAsync()
+        {
+            if (!File.Exists(log)) return [];
+            using var reader = new StreamReader(new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite));
+            return ConsoleSpans.Parse(await reader.ReadToEndAsync());
+        }
+        await Wait.UntilAsync(async () => (await TrainerSpansAsync()).Any(s => s.Name == TelemetryNames.TrainStepSpan) ? new object() : null,
+            TimeSpan.FromMinutes(2), "a trainer step span in the pretrain job's log");
+
+        // Cancel, which stops the trainer; its attempt span ends (and is printed) as it exits.
+        using (var cancel = await _http.PostAsync(new Uri($"{host.ApiBase}/pipelines/{runId}/cancel"), null))
+            Assert.Equal(HttpStatusCode.Accepted, cancel.StatusCode);
+        await Wait.UntilAsync(() => host.Runner.Current is null, TimeSpan.FromMinutes(1), "the trainer to stop");
+        var trainer = await TrainerSpansAsync();
+
+        var inTrace = hostSpans.Where(s => s.TraceId.ToHexString() == traceId).ToList();
+        // The HTTP server's span continues the caller's traceparent; the pipeline and the runner follow.
+        Assert.Single(inTrace, s => s.Source.Name == "Microsoft.AspNetCore" && s.ParentSpanId.ToHexString() == "2222222222222222");
+        Assert.Contains(inTrace, s => s.OperationName == "rmt.pipeline.dispatch" && (s.GetTagItem("rmt.run_id") as string) == runId);
+        var runner = Assert.Single(inTrace, s => s.OperationName == "rmt.local.job" && (s.GetTagItem("rmt.stage") as string) == "pretrain");
+
+        var job = Assert.Single(trainer, s => s.Name == TelemetryNames.JobSpan);
+        Assert.Equal((traceId, runner.SpanId.ToHexString()), (job.TraceId, job.ParentSpanId)); // across the process boundary (TRACEPARENT)
+        var step = trainer.First(s => s.Name == TelemetryNames.TrainStepSpan);
+        Assert.Equal((traceId, job.SpanId), (step.TraceId, step.ParentSpanId));
+    }
+
+    /// <summary>Spans as OpenTelemetry's console exporter prints them ("Activity.TraceId: ..." blocks);
+    /// other lines (the trainer's logs) are skipped.</summary>
+    private static class ConsoleSpans
+    {
+        public sealed record Span(string TraceId, string SpanId, string? ParentSpanId, string? Name);
+
+        public static List<Span> Parse(string text)
+        {
+            var spans = new List<Span>();
+            Span? current = null;
+            foreach (var raw in text.Split('\n'))
+            {
+                var line = raw.Trim();
+                var colon = line.IndexOf(':', StringComparison.Ordinal);
+                if (!line.StartsWith("Activity.", StringComparison.Ordinal) || colon < 0) continue;
+                var (key, value) = (line[..colon], line[(colon + 1)..].Trim());
+                if (key == "Activity.TraceId")
+                {
+                    if (current is not null) spans.Add(current);
+                    current = new Span(value, "", null, null);
+                }
+                else if (current is not null)
+                    current = key switch
+                    {
+                        "Activity.SpanId" => current with { SpanId = value },
+                        "Activity.ParentSpanId" => current with { ParentSpanId = value },
+                        "Activity.DisplayName" => current with { Name = value },
+                        _ => current,
+                    };
+            }
+            if (current is not null) spans.Add(current);
+            return spans;
+        }
     }
 
     // Runs every stage for real (about 3 minutes here).

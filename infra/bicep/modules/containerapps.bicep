@@ -37,6 +37,9 @@ param serviceBusNamespace string
 param jobQueueName string
 param eventTopicName string
 
+@description('Application Insights component the trainer exports its spans and metrics to (with its identity).')
+param appInsightsName string
+
 @description('Longest a training execution may run, in seconds (default 24 h).')
 @minValue(600)
 param replicaTimeoutSeconds int
@@ -66,6 +69,10 @@ var gpuProfileName = 'gpu'
 
 resource logAnalytics 'Microsoft.OperationalInsights/workspaces@2023-09-01' existing = {
   name: last(split(logAnalyticsWorkspaceId, '/'))
+}
+
+resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
+  name: appInsightsName
 }
 
 resource environment 'Microsoft.App/managedEnvironments@2025-01-01' = {
@@ -191,6 +198,9 @@ resource job 'Microsoft.App/jobs@2025-01-01' = {
             { name: 'RMT_EVENT_TOPIC', value: eventTopicName }
             { name: 'AZURE_CLIENT_ID', value: jobIdentityClientId }
             { name: 'RMT_DEVICE', value: 'cuda' }
+            // Spans and metrics to Azure Monitor with the job identity (Monitoring Metrics Publisher);
+            // not a secret: the component refuses key-only ingestion.
+            { name: 'APPLICATIONINSIGHTS_CONNECTION_STRING', value: appInsights.properties.ConnectionString }
           ]
         }
       ]

@@ -14,6 +14,7 @@
 //                       job queue         Azure Service Bus Data Receiver receives and settles its job message
 //                       event topic       Azure Service Bus Data Sender   publishes stage events
 //                       registry          AcrPull                         pulls the trainer image
+//                       App Insights      Monitoring Metrics Publisher    exports its spans and training metrics with Entra ID
 //   Scaler identity     job queue         Azure Service Bus Data Owner    KEDA reads the queue's message count, which Service Bus
 //                                                                         grants only with Manage rights (Data Owner); scoped to
 //                                                                         this one queue
@@ -187,6 +188,16 @@ resource jobImagePull 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
   scope: registry
   properties: {
     roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.acrPull)
+    principalId: jobPrincipalId
+    principalType: 'ServicePrincipal'
+  }
+}
+
+resource jobTelemetry 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(appInsights.id, jobPrincipalId, roles.monitoringMetricsPublisher)
+  scope: appInsights
+  properties: {
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', roles.monitoringMetricsPublisher)
     principalId: jobPrincipalId
     principalType: 'ServicePrincipal'
   }

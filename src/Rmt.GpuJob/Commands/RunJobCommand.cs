@@ -1,10 +1,12 @@
+using Rmt.GpuJob.Telemetry;
 using Rmt.Jobs.Cli;
 using Rmt.Jobs.Executors;
 
 namespace Rmt.GpuJob.Commands;
 
 /// <summary>`run`: one stage job from the job queue or --job-file, through Rmt.Jobs' JobRunner
-/// (claim, events, checkpoints, resume, report). What the container and the local host start.</summary>
+/// (claim, events, checkpoints, resume, report). What the container and the local host start. Its spans
+/// and metrics go where <see cref="JobTelemetrySettings"/> says (Azure Monitor, --trace: the console).</summary>
 public sealed class RunJobCommand : ICommand
 {
     public string Name => "run";
@@ -19,7 +21,9 @@ public sealed class RunJobCommand : ICommand
             WaitSeconds: args.Double("wait", 30),
             CancelPollSeconds: args.Double("cancel-poll", 15),
             KeepWorkDir: args.Flag("keep-work-dir"));
+        var telemetry = JobTelemetrySettings.FromEnvironment(console: args.Flag("trace"));
         args.EnsureAllUsed();
+        using var export = JobTelemetryExport.Start(telemetry);
         return RunCommand.ExecuteAsync(options, StageExecutorCatalog.All(), output).GetAwaiter().GetResult();
     }
 }

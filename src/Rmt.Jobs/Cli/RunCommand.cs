@@ -12,10 +12,12 @@ public static class RunCommand
 {
     /// <summary>The options line of `run --help`.</summary>
     public const string Usage =
-        "[--job-file FILE] [--work-dir DIR] [--wait SECONDS] [--cancel-poll SECONDS] [--keep-work-dir]\n" +
+        "[--job-file FILE] [--work-dir DIR] [--wait SECONDS] [--cancel-poll SECONDS] [--keep-work-dir] [--trace]\n" +
         "  Takes one stage job from the job queue (RMT_JOB_QUEUE; Service Bus when RMT_SERVICEBUS_NAMESPACE is set, else Storage Queues)\n" +
         "  or from --job-file, claims it, trains or evaluates, publishes stage events. Storage: RMT_STORAGE_CONNECTION_STRING (Azurite)\n" +
         "  or RMT_BLOB_SERVICE_URI (+ managed identity). RMT_DEVICE overrides the job's device.\n" +
+        "  Telemetry: spans and metrics to Azure Monitor when APPLICATIONINSIGHTS_CONNECTION_STRING is set (managed identity,\n" +
+        "  AZURE_CLIENT_ID); --trace prints the spans to the console. The trace continues TRACEPARENT, else the job's.\n" +
         "  exit codes: 0 done (or no message), 2 invalid job (dead-lettered), 3 claimed by another process,\n" +
         "              4 failed and retryable, 5 failed permanently, 6 given up by the orchestration (stop marker; nothing saved),\n" +
         "              130 cancelled (SIGTERM/Ctrl+C/cancel marker; checkpoint saved)";
@@ -39,6 +41,7 @@ public static class RunCommand
                 CancelPollInterval = TimeSpan.FromSeconds(Math.Max(0.05, options.CancelPollSeconds)),
                 KeepWorkDir = options.KeepWorkDir,
                 Device = Environment.GetEnvironmentVariable(RmtSettings.Device) is { Length: > 0 } device ? device.Trim() : null,
+                TraceParent = Environment.GetEnvironmentVariable(TelemetryNames.TraceParentVariable) is { Length: > 0 } parent ? parent.Trim() : null,
             };
             runnerOptions.Validate();
         }

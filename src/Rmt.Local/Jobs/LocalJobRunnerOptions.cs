@@ -27,6 +27,10 @@ public sealed record LocalJobRunnerOptions
     /// <summary>How long a cancelled job may take to save a checkpoint and stop before it is killed.</summary>
     public TimeSpan CancelGrace { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>Start the trainer with --trace: it prints its spans (job, steps, checkpoints; the run's
+    /// trace continued from TRACEPARENT) into its log under {WorkRoot}/logs, shown with --verbose.</summary>
+    public bool TraceToConsole { get; init; }
+
     /// <summary>Same, when the local host itself stops.</summary>
     public TimeSpan ShutdownGrace { get; init; } = TimeSpan.FromSeconds(10);
 
@@ -73,6 +77,7 @@ public sealed record LocalJobRunnerOptions
         var cancelPoll = Math.Max(1, CancelCheckInterval.TotalSeconds).ToString("0.###", CultureInfo.InvariantCulture);
         foreach (var arg in Command.Skip(isolate ? 0 : 1).Concat(["run", "--job-file", jobFile, "--work-dir", WorkDir, "--cancel-poll", cancelPoll]))
             info.ArgumentList.Add(arg);
+        if (TraceToConsole) info.ArgumentList.Add("--trace");
         foreach (var (name, value) in Environment)
             info.Environment[name] = value;
         info.Environment[RmtSettings.Device] = "cpu";
