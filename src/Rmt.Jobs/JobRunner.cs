@@ -238,6 +238,7 @@ public sealed class JobRunner
 
         public async Task<JobOutcome> RunAsync(CancellationToken ct)
         {
+            await using var heartbeat = _publisher.StartHeartbeat(_runner._options.HeartbeatInterval, ct); // liveness while claimed
             try
             {
                 return await RunStagesAsync(ct);
