@@ -471,7 +471,7 @@ public sealed class JobRunner
         private async Task<StageResult> PublishArtifactsAsync(StageOutcome outcome, CheckpointRef? checkpoint, string resumeNote, CancellationToken ct)
         {
             var metricsPath = BlobLayout.StageMetrics(_job.RunId, _job.Stage);
-            var history = StageReport.Deduplicate(((await Store.ReadTextAsync(metricsPath, ct)) ?? "")
+            var history = StageReport.Deduplicate(((await Store.ReadAppendLogAsync(metricsPath, ct)) ?? "")
                 .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(JobsJson.TryParse<MetricsLine>)
                 .OfType<MetricsLine>());
