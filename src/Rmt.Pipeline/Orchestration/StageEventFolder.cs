@@ -122,8 +122,8 @@ public static class StageEventFolder
             return terminal.Kind == StageEventKind.Completed ? StageDecision.Completed
                 : terminal.Failure?.Retryable == true ? StageDecision.FailedRetryable
                 : StageDecision.FailedFinal;
-        var spoke = fold.LastEventAt is { } last && last > attemptStartedAt;
-        var lastSign = spoke ? fold.LastEventAt!.Value : attemptStartedAt;
+        var spoke = fold.LastEventAt is not null; // the fold starts empty at each dispatch: only this attempt's events count
+        var lastSign = fold.LastEventAt is { } last && last > attemptStartedAt ? last : attemptStartedAt;
         if (now - lastSign > timeout) return StageDecision.TimedOut;
         return spoke && heartbeatTimeout is { } stale && now - lastSign > stale ? StageDecision.Stale : StageDecision.KeepWaiting;
     }
