@@ -50,8 +50,13 @@ public interface IArtifactStore
     /// the same text there. Write text that is unique to the writer (host, process, time, nonce).</summary>
     Task<bool> TryCreateTextAsync(string blobPath, string text, CancellationToken ct = default);
 
-    /// <summary>Appends lines to an append blob (events.jsonl, metrics.jsonl), creating it if needed.</summary>
+    /// <summary>Appends lines to an append log (events.jsonl, metrics.jsonl), creating it if needed. An
+    /// append blob takes at most 50,000 blocks: a full part rolls over to the next
+    /// (<see cref="BlobLayout.AppendLogPart"/>), so read the log with <see cref="ReadAppendLogAsync"/>.</summary>
     Task AppendLinesAsync(string blobPath, IReadOnlyList<string> lines, CancellationToken ct = default);
+
+    /// <summary>The text of every part of an append log, in order; null when it has no part.</summary>
+    Task<string?> ReadAppendLogAsync(string blobPath, CancellationToken ct = default);
 
     Task<bool> ExistsAsync(string blobPath, CancellationToken ct = default);
 

@@ -29,6 +29,34 @@ public static class BlobLayout
     public static string RunReport(string runId) => $"{Run(runId)}/report.md";
     public static string RunManifest(string runId) => $"{Run(runId)}/manifest.json";
 
+    /// <summary>Part <paramref name="part"/> of an append log (events.jsonl, metrics.jsonl): part 0 is the
+    /// path itself, part n inserts ".n" before the extension (events.1.jsonl, events.2.jsonl, ...). An append
+    /// blob takes at most 50,000 blocks, so a long log rolls over to the next part; readers read every
+    /// part in order.</summary>
+    public static string AppendLogPart(string logPath, int part)
+    {
+        if (part == 0) return logPath;
+        var dot = logPath.LastIndexOf('.');
+        var slash = logPath.LastIndexOf('/');
+        return dot > slash
+            ? $"{logPath[..dot]}.{part.ToString(CultureInfo.InvariantCulture)}{logPath[dot..]}"
+            : $"{logPath}.{part.ToString(CultureInfo.InvariantCulture)}";
+    }
+
+    /// <summary>The part number of <paramref name="path"/> in the append log <paramref name="logPath"/>, or
+    /// null when it is not one of its parts.</summary>
+    public static int? AppendLogPartOf(string logPath, string path)
+    {
+        if (path == logPath) return 0;
+        var dot = logPath.LastIndexOf('.');
+        var slash = logPath.LastIndexOf('/');
+        var (stem, extension) = dot > slash ? (logPath[..dot], logPath[dot..]) : (logPath, "");
+        if (!path.StartsWith(stem + ".", StringComparison.Ordinal) || !path.EndsWith(extension, StringComparison.Ordinal)) return null;
+        var middle = path[(stem.Length + 1)..(path.Length - extension.Length)];
+        return middle.Length > 0 && middle.All(char.IsAsciiDigit) && middle[0] != '0' &&
+               int.TryParse(middle, NumberStyles.None, CultureInfo.InvariantCulture, out var n) ? n : null;
+    }
+
     /// <summary>runs/{runId}/cancel: written by a cancel request; a running job checks for it and stops.</summary>
     public static string CancelMarker(string runId) => $"{Run(runId)}/cancel";
 

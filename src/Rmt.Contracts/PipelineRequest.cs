@@ -51,8 +51,9 @@ public sealed record PipelineDatasets(
 public sealed record PipelineOptions(
     int MaxAttempts = 3,                    // a failed or timed-out stage is retried, resuming from its checkpoint
     int PollSeconds = 15,                   // monitor interval while a stage runs
-    int StageTimeoutMinutes = 24 * 60,      // no event for this long fails the attempt
-    int MaxPollsPerGeneration = 50)         // ContinueAsNew after this many polls keeps history bounded
+    int StageTimeoutMinutes = 24 * 60,      // no event for this long fails the attempt (covers the queue wait for a GPU)
+    int MaxPollsPerGeneration = 50,         // ContinueAsNew after this many polls keeps history bounded
+    int HeartbeatTimeoutMinutes = 10)       // a claimed job silent this long is retried (it heartbeats every minute)
 {
     public void Validate()
     {
@@ -60,6 +61,7 @@ public sealed record PipelineOptions(
         Validation.Range(PollSeconds, 1, 3600, "options.pollSeconds");
         Validation.Range(StageTimeoutMinutes, 1, 60 * 24 * 14, "options.stageTimeoutMinutes");
         Validation.Range(MaxPollsPerGeneration, 1, 10_000, "options.maxPollsPerGeneration");
+        Validation.Range(HeartbeatTimeoutMinutes, 2, 60 * 24, "options.heartbeatTimeoutMinutes");
     }
 }
 

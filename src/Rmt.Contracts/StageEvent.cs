@@ -11,6 +11,9 @@ public enum StageEventKind
     [JsonStringEnumMemberName("checkpoint-saved")] CheckpointSaved,
     [JsonStringEnumMemberName("completed")] Completed,
     [JsonStringEnumMemberName("failed")] Failed,
+    /// <summary>The claimed job is alive (sent every minute or so, whatever the step takes): the
+    /// orchestration retries an attempt whose heartbeat goes stale long before the stage timeout.</summary>
+    [JsonStringEnumMemberName("heartbeat")] Heartbeat,
 }
 
 [JsonConverter(typeof(JsonStringEnumConverter<FailureKind>))]

@@ -304,6 +304,7 @@ public sealed class JobRunner
 
         public async Task<JobOutcome> RunAsync(CancellationToken ct)
         {
+            await using var heartbeat = _publisher.StartHeartbeat(_runner._options.HeartbeatInterval, ct); // liveness while claimed
             try
             {
                 return await RunStagesAsync(ct);
@@ -538,7 +539,7 @@ public sealed class JobRunner
         private async Task<StageResult> PublishArtifactsAsync(StageOutcome outcome, CheckpointRef? checkpoint, string resumeNote, CancellationToken ct)
         {
             var metricsPath = BlobLayout.StageMetrics(_job.RunId, _job.Stage);
-            var history = StageReport.Deduplicate(((await Store.ReadTextAsync(metricsPath, ct)) ?? "")
+            var history = StageReport.Deduplicate(((await Store.ReadAppendLogAsync(metricsPath, ct)) ?? "")
                 .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
                 .Select(JobsJson.TryParse<MetricsLine>)
                 .OfType<MetricsLine>());

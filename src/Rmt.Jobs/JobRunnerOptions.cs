@@ -24,6 +24,10 @@ public sealed record JobRunnerOptions
     /// <summary>How often the run's cancel marker blob is checked while the stage runs.</summary>
     public TimeSpan CancelPollInterval { get; init; } = TimeSpan.FromSeconds(15);
 
+    /// <summary>How often a claimed job publishes a heartbeat event; well under the orchestration's
+    /// heartbeat timeout (PipelineOptions.HeartbeatTimeoutMinutes, 10 by default).</summary>
+    public TimeSpan HeartbeatInterval { get; init; } = TimeSpan.FromMinutes(1);
+
     /// <summary>Keep the attempt's work folder after success (it is always kept after a failure).</summary>
     public bool KeepWorkDir { get; init; }
 
@@ -47,6 +51,7 @@ public sealed record JobRunnerOptions
         Validation.NotEmpty(WorkRoot, "work root");
         if (ReceiveWait < TimeSpan.Zero) throw new ContractException("receive wait is negative; use 0 or more seconds");
         if (CancelPollInterval <= TimeSpan.Zero) throw new ContractException("cancel poll interval must be positive");
+        if (HeartbeatInterval <= TimeSpan.Zero) throw new ContractException("heartbeat interval must be positive");
         Validation.NotEmpty(Host, "host");
         if (MaxUnsettledDeliveries < 1) throw new ContractException($"max unsettled deliveries is {MaxUnsettledDeliveries}; use 1 or more");
         if (Device is not null && Device != "cpu" && Device != "cuda" && !Device.StartsWith("cuda:", StringComparison.Ordinal))

@@ -13,7 +13,9 @@ public sealed class StageEventPublisher
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Action<StageEvent>? _observer;
+    private readonly Lock _gate = new();
     private long _sequence;
+    private bool _ended; // a terminal event got its number: no heartbeat may come after it
 
     public StageEventPublisher(string runId, string stage, int attempt, string? traceParent,
         IStageEventStream stream, ILogger logger, TimeProvider? time = null, Action<StageEvent>? observer = null)
@@ -54,6 +56,55 @@ public sealed class StageEventPublisher
         }
     }
 
+    /// <summary>Best effort, like progress: a missed beat is made up by the next one.</summary>
+    public async Task HeartbeatAsync(CancellationToken ct)
+    {
+        try
+        {
+            await PublishAsync(StageEventKind.Heartbeat, ct);
+        }
+        catch (Exception e) when (e is not OperationCanceledException)
+        {
+            _logger.LogWarning("heartbeat was not published ({Error}); the next one tries again", e.Message);
+        }
+    }
+
+    /// <summary>Publishes a heartbeat every <paramref name="interval"/> until disposed, whatever the job is
+    /// doing (downloading, a long step, uploading a checkpoint): the orchestration retries an attempt
+    /// whose heartbeat goes stale, within minutes instead of the stage timeout.</summary>
+    public IAsyncDisposable StartHeartbeat(TimeSpan interval, CancellationToken ct)
+    {
+        var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var loop = BeatAsync(interval, stop.Token);
+        return new Heartbeat(stop, loop);
+    }
+
+    private async Task BeatAsync(TimeSpan interval, CancellationToken ct)
+    {
+        try
+        {
+            while (true)
+            {
+                await Task.Delay(interval, _time, ct);
+                await HeartbeatAsync(ct);
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            // the attempt ended
+        }
+    }
+
+    private sealed class Heartbeat(CancellationTokenSource stop, Task loop) : IAsyncDisposable
+    {
+        public async ValueTask DisposeAsync()
+        {
+            await stop.CancelAsync();
+            await loop;
+            stop.Dispose();
+        }
+    }
+
     public Task CheckpointSavedAsync(CheckpointRef checkpoint, CancellationToken ct) =>
         PublishAsync(StageEventKind.CheckpointSaved, ct, message: $"checkpoint at step {checkpoint.Step}", checkpoint: checkpoint);
 
@@ -66,7 +117,14 @@ public sealed class StageEventPublisher
     private async Task PublishAsync(StageEventKind kind, CancellationToken ct, string? message = null,
         StageProgress? progress = null, CheckpointRef? checkpoint = null, StageResult? result = null, StageFailure? failure = null)
     {
-        var stageEvent = new StageEvent(RunId, Stage, Attempt, Interlocked.Increment(ref _sequence), _time.GetUtcNow(), kind,
+        long sequence;
+        lock (_gate)
+        {
+            if (kind == StageEventKind.Heartbeat && _ended) return;
+            _ended |= kind is StageEventKind.Completed or StageEventKind.Failed;
+            sequence = ++_sequence;
+        }
+        var stageEvent = new StageEvent(RunId, Stage, Attempt, sequence, _time.GetUtcNow(), kind,
             message, progress, checkpoint, result, failure, TraceParent);
         stageEvent.Validate();
         await _stream.PublishAsync(stageEvent, ct);

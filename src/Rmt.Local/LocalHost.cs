@@ -99,7 +99,7 @@ public sealed class LocalHost : IAsyncDisposable
             boot.LogInformation("Durable backend (DurableTask.AzureStorage on Azurite, task hub {TaskHub}) at {Address}", backend.TaskHub, backend.Address);
 
             var cloudOptions = CloudOptions.ForConnectionString(connectionString, options.Messaging);
-            builder.Services.AddSingleton(sp => CloudClients.Create(cloudOptions, sp.GetRequiredService<ILoggerFactory>()));
+            builder.Services.AddSingleton(sp => CloudClients.Create(cloudOptions, sp.GetRequiredService<ILoggerFactory>(), storagePolicy: options.StoragePolicy));
             builder.Services.AddSingleton(sp => sp.GetRequiredService<CloudClients>().Artifacts);
             builder.Services.AddSingleton(sp => sp.GetRequiredService<CloudClients>().Jobs);
             builder.Services.AddSingleton(sp => sp.GetRequiredService<CloudClients>().Events);

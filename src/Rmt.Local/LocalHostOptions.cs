@@ -51,6 +51,10 @@ public sealed record LocalHostOptions
     /// <summary>How the orchestration drives stages for a request; null uses the request's options.</summary>
     public Func<PipelineRequest, MonitorSettings>? Monitor { get; init; }
 
+    /// <summary>Joins the pipeline's blob and queue clients (not the durable backend's, not the job
+    /// process's): the chaos run injects storage faults with it.</summary>
+    public Azure.Core.Pipeline.HttpPipelinePolicy? StoragePolicy { get; init; }
+
     public bool JsonLogs { get; init; }
 
     public bool TraceToConsole { get; init; }

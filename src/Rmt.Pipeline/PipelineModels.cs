@@ -11,13 +11,15 @@ public sealed record MonitorSettings(
     int MaxAttempts,                 // attempts per stage; attempt n+1 resumes from the newest checkpoint
     TimeSpan PollInterval,           // durable timer between two drains of the event stream
     TimeSpan StageTimeout,           // no new event of the running attempt for this long: the attempt timed out
-    int MaxPollsPerGeneration)       // ContinueAsNew after this many polls keeps the history bounded
+    int MaxPollsPerGeneration,       // ContinueAsNew after this many polls keeps the history bounded
+    TimeSpan? HeartbeatTimeout = null) // an attempt that spoke (claimed) and then went silent this long is stale; null: StageTimeout only
 {
     public static MonitorSettings From(PipelineOptions? options)
     {
         var o = options ?? new PipelineOptions();
         return new MonitorSettings(
-            o.MaxAttempts, TimeSpan.FromSeconds(o.PollSeconds), TimeSpan.FromMinutes(o.StageTimeoutMinutes), o.MaxPollsPerGeneration);
+            o.MaxAttempts, TimeSpan.FromSeconds(o.PollSeconds), TimeSpan.FromMinutes(o.StageTimeoutMinutes), o.MaxPollsPerGeneration,
+            TimeSpan.FromMinutes(o.HeartbeatTimeoutMinutes));
     }
 
     public void Validate()
@@ -26,6 +28,7 @@ public sealed record MonitorSettings(
         if (PollInterval <= TimeSpan.Zero) throw new ContractException($"monitor.pollInterval is {PollInterval}; it must be positive");
         if (StageTimeout <= TimeSpan.Zero) throw new ContractException($"monitor.stageTimeout is {StageTimeout}; it must be positive");
         Validation.Range(MaxPollsPerGeneration, 1, 100_000, "monitor.maxPollsPerGeneration");
+        if (HeartbeatTimeout is { } h && h <= TimeSpan.Zero) throw new ContractException($"monitor.heartbeatTimeout is {h}; it must be positive, or null to rely on the stage timeout alone");
     }
 }
 

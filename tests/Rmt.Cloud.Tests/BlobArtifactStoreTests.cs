@@ -18,6 +18,36 @@ public sealed class BlobArtifactStoreTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task Append_logs_roll_over_to_numbered_parts_at_the_block_limit_and_read_back_whole_and_in_order()
+    {
+        var runId = Samples.RunId();
+        var log = BlobLayout.RunEvents(runId);
+        var metrics = BlobLayout.StageMetrics(runId, "mid-train");
+        var store = new BlobArtifactStore(Service) { AppendBlockLimit = 5 }; // production: 50,000, the service's limit
+        static string Line(int n) => $"{{\"n\":{n}}}";
+
+        for (var n = 1; n <= 12; n++) await store.AppendLinesAsync(log, [Line(n)]); // one block per append
+        await store.AppendLinesAsync(metrics, [Line(1)]);
+
+        Assert.Equal([$"runs/{runId}/events.1.jsonl", $"runs/{runId}/events.2.jsonl", log], await store.ListAsync($"runs/{runId}/events")); // name order
+        Assert.Equal(string.Concat(Enumerable.Range(1, 5).Select(n => Line(n) + "\n")), await store.ReadTextAsync(log)); // part 0 is full at 5 blocks
+        Assert.Equal(string.Concat(Enumerable.Range(1, 12).Select(n => Line(n) + "\n")), await store.ReadAppendLogAsync(log));
+        Assert.Equal(Line(1) + "\n", await store.ReadAppendLogAsync(metrics)); // another log in the same folder is its own
+        Assert.Null(await store.ReadAppendLogAsync(BlobLayout.StageMetrics(runId, "post-train")));
+
+        // Another process (a new store) appends where the last one stopped (part 2 holds 11 and 12)...
+        var next = new BlobArtifactStore(Service) { AppendBlockLimit = 5 };
+        for (var n = 13; n <= 20; n++) await next.AppendLinesAsync(log, [Line(n)]);
+        Assert.Equal(string.Concat(Enumerable.Range(11, 5).Select(n => Line(n) + "\n")), await store.ReadTextAsync($"runs/{runId}/events.2.jsonl"));
+        Assert.Equal(string.Concat(Enumerable.Range(16, 5).Select(n => Line(n) + "\n")), await store.ReadTextAsync($"runs/{runId}/events.3.jsonl"));
+        // ...and one that finds the last part full starts the next one.
+        var another = new BlobArtifactStore(Service) { AppendBlockLimit = 5 };
+        await another.AppendLinesAsync(log, [Line(21), Line(22)]); // one block
+        Assert.Equal(Line(21) + "\n" + Line(22) + "\n", await store.ReadTextAsync($"runs/{runId}/events.4.jsonl"));
+        Assert.Equal(string.Concat(Enumerable.Range(1, 22).Select(n => Line(n) + "\n")), await another.ReadAppendLogAsync(log));
+    }
+
+    [Fact]
     public async Task Checkpoint_round_trips_with_a_verified_manifest()
     {
         using var temp = new Samples.TempDir();

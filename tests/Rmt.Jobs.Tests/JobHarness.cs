@@ -32,13 +32,15 @@ public sealed class JobHarness : IAsyncDisposable
         return new JobHarness(CloudClients.Create(options, storagePolicy: storagePolicy), workRoot);
     }
 
-    public JobRunner Runner(StageExecutors executors, Action<StageEvent>? onEvent = null, TimeSpan? cancelPoll = null, string host = "test-host") =>
+    public JobRunner Runner(StageExecutors executors, Action<StageEvent>? onEvent = null, TimeSpan? cancelPoll = null, string host = "test-host",
+        TimeSpan? heartbeat = null) =>
         new(Store, Cloud.Events, executors, new JobRunnerOptions
         {
             WorkRoot = WorkRoot,
             ReceiveWait = TimeSpan.FromSeconds(2),
             CancelPollInterval = cancelPoll ?? TimeSpan.FromMilliseconds(200),
             Host = host,
+            HeartbeatInterval = heartbeat ?? TimeSpan.FromMinutes(1),
         }, Log) { OnEvent = onEvent };
 
     /// <summary>Runs <paramref name="job"/> and kills it right after it uploads its step-<paramref name="step"/>

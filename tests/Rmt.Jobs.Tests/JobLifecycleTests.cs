@@ -68,6 +68,42 @@ public sealed class JobLifecycleTests(AzuriteFixture azurite)
     }
 
     [Fact]
+    public async Task A_claimed_job_heartbeats_until_it_ends_and_a_killed_job_falls_silent()
+    {
+        await using var harness = JobHarness.Create(azurite);
+        var runId = TinyJobs.RunId("beat");
+        await TinyJobs.UploadCorpusAsync(harness.Store, runId);
+        using var stop = new JobStopSignal();
+        var beat = TimeSpan.FromMilliseconds(25);
+
+        var outcome = await harness.Runner(TinyJobs.Executors, heartbeat: beat)
+            .RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(runId, steps: 4)), "beating", stop, CancellationToken.None);
+
+        Assert.Equal(JobExitCode.Done, outcome.ExitCode);
+        var events = await harness.DrainAsync(runId);
+        Assert.Equal(StageEventKind.Accepted, events[0].Kind);
+        Assert.Equal(StageEventKind.Completed, events[^1].Kind);
+        Assert.Contains(events, e => e.Kind == StageEventKind.Heartbeat); // the stage takes far longer than 25 ms
+        Assert.Equal(Enumerable.Range(1, events.Count).Select(i => (long)i), events.Select(e => e.Sequence)); // one numbering: no gaps
+        await Task.Delay(beat * 8);
+        Assert.Empty(await harness.DrainAsync(runId)); // the beat ended with the attempt
+
+        // A hard kill (lost container) stops the beat too: the orchestration sees the attempt go stale.
+        var killedRun = TinyJobs.RunId("beat-kill");
+        await TinyJobs.UploadCorpusAsync(harness.Store, killedRun);
+        using var kill = new CancellationTokenSource();
+        var runner = harness.Runner(TinyJobs.Executors, onEvent: e =>
+        {
+            if (e.Kind == StageEventKind.Heartbeat) kill.Cancel();
+        }, heartbeat: beat);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() =>
+            runner.RunJsonAsync(RmtJson.Serialize(TinyJobs.Pretrain(killedRun, steps: 200)), "killed", stop, kill.Token));
+        Assert.Contains(await harness.DrainAsync(killedRun), e => e.Kind == StageEventKind.Heartbeat);
+        await Task.Delay(beat * 8);
+        Assert.Empty(await harness.DrainAsync(killedRun));
+    }
+
+    [Fact]
     public async Task A_job_killed_mid_stage_resumes_from_its_last_checkpoint_on_the_next_attempt_and_completes()
     {
         await using var harness = JobHarness.Create(azurite);

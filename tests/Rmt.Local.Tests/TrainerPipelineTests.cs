@@ -43,7 +43,7 @@ public sealed class TrainerPipelineTests : IDisposable
         PipelineApiJson.Deserialize<PipelineStatusView>(await _http.GetStringAsync(new Uri($"{host.ApiBase}/pipelines/{runId}")));
 
     private static async Task<List<StageEvent>> EventsAsync(LocalHost host, string runId) =>
-        ((await host.Cloud.Artifacts.ReadTextAsync(BlobLayout.RunEvents(runId))) ?? "")
+        ((await host.Cloud.Artifacts.ReadAppendLogAsync(BlobLayout.RunEvents(runId))) ?? "")
             .Split('\n', StringSplitOptions.RemoveEmptyEntries)
             .Select(line => RmtJson.Parse<StageEvent>(line, "events.jsonl"))
             .ToList();

@@ -297,6 +297,71 @@ public sealed class PipelineOrchestrationTests(AzuriteFixture azurite)
         Assert.False(await host.Store.ExistsAsync(BlobLayout.AttemptStopMarker(runId, PipelineStages.MidTrain, 2))); // the completed one
     }
 
+    /// <summary>The production shape at test speed: a stage timeout of an hour (covers the wait for a GPU),
+    /// a heartbeat timeout of seconds (production: minutes).</summary>
+    private static readonly MonitorSettings HeartbeatMonitor =
+        PipelineTestHost.FastMonitor with { StageTimeout = TimeSpan.FromHours(1), HeartbeatTimeout = TimeSpan.FromSeconds(2) };
+
+    [Fact]
+    public async Task A_claimed_attempt_that_goes_silent_is_retried_on_its_stale_heartbeat_long_before_the_stage_timeout()
+    {
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
+        {
+            if (job.Stage == PipelineStages.MidTrain && job.Attempt == 1)
+            {
+                // Claimed, trained a little, then the process hangs or dies: nothing more, not even heartbeats.
+                await t.PublishAsync(Event(job, 1, StageEventKind.Accepted), Event(job, 2, StageEventKind.Heartbeat),
+                    Event(job, 3, StageEventKind.Progress) with { Progress = Progress(4) });
+            }
+            else
+                await t.CompleteAsync(job);
+        }, HeartbeatMonitor);
+        var clock = Stopwatch.StartNew();
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("stale"));
+        var done = await host.WaitAsync(runId);
+
+        AssertCompleted(done);
+        Assert.True(clock.Elapsed < TimeSpan.FromMinutes(1), $"took {clock.Elapsed}"); // the 1 h stage timeout never fired
+        var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
+        Assert.Equal((Outcomes.Completed, 2), (midTrain.Status, midTrain.Attempts));
+        Assert.Equal([1, 2], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
+        Assert.Empty(host.Trainer.Errors);
+        var marker = await host.Store.ReadTextAsync(BlobLayout.AttemptStopMarker(runId, PipelineStages.MidTrain, 1));
+        Assert.Contains("attempt 1 went silent after it was claimed: no heartbeat or event for 2 s (after 3 events, last at step 4/10)", marker);
+    }
+
+    [Fact]
+    public async Task Queue_wait_before_a_claim_and_a_heartbeating_job_are_not_stale()
+    {
+        await using var host = await PipelineTestHost.StartAsync(azurite, async (job, t) =>
+        {
+            if (job.Stage != PipelineStages.MidTrain)
+            {
+                await t.CompleteAsync(job);
+                return;
+            }
+            await Task.Delay(TimeSpan.FromSeconds(5), t.Stopping); // waiting for a GPU: more than twice the heartbeat timeout
+            var sequence = 0L;
+            await t.PublishAsync(Event(job, ++sequence, StageEventKind.Accepted));
+            for (var beat = 0; beat < 20; beat++) // a long step: 5 s without progress, only heartbeats
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(250), t.Stopping);
+                await t.PublishAsync(Event(job, ++sequence, StageEventKind.Heartbeat));
+            }
+            await t.PublishAsync(Completed(job, ++sequence));
+        }, HeartbeatMonitor);
+
+        var runId = await host.SubmitAsync(PipelineTestHost.Request("slow-start"));
+        var done = await host.WaitAsync(runId);
+
+        AssertCompleted(done);
+        var midTrain = done.ReadOutputAs<PipelineOutput>()!.Stages.Single(s => s.Stage == PipelineStages.MidTrain);
+        Assert.Equal((Outcomes.Completed, 1), (midTrain.Status, midTrain.Attempts));
+        Assert.Equal([1], host.JobsOf(PipelineStages.MidTrain).Select(j => j.Attempt));
+        Assert.False(await host.Store.ExistsAsync(BlobLayout.AttemptStopMarker(runId, PipelineStages.MidTrain, 1)));
+    }
+
     [Fact]
     public async Task Silence_on_every_attempt_fails_the_run_naming_the_timeout()
     {

@@ -98,6 +98,23 @@ public sealed class StageEventFolderTests
             StageEventFolder.DescribeFailure(heard, StageDecision.TimedOut, timeout));
     }
 
+    [Fact]
+    public void Decide_calls_a_claimed_attempt_stale_after_the_heartbeat_timeout_but_never_counts_the_queue_wait()
+    {
+        var (timeout, heartbeat) = (TimeSpan.FromHours(24), TimeSpan.FromMinutes(5));
+        var queued = StageFold.Start(1);
+        Assert.Equal(StageDecision.KeepWaiting, StageEventFolder.Decide(queued, T0, T0.AddHours(3), timeout, heartbeat)); // waiting for a GPU
+
+        var claimed = StageEventFolder.Fold(queued, Job.Stage, [Event(Job, 1, StageEventKind.Accepted)], T0.AddHours(3));
+        Assert.Equal(StageDecision.KeepWaiting, StageEventFolder.Decide(claimed, T0, T0.AddHours(3).AddMinutes(5), timeout, heartbeat));
+        var beating = StageEventFolder.Fold(claimed, Job.Stage, [Event(Job, 2, StageEventKind.Heartbeat)], T0.AddHours(3).AddMinutes(4));
+        Assert.Equal(StageDecision.KeepWaiting, StageEventFolder.Decide(beating, T0, T0.AddHours(3).AddMinutes(8), timeout, heartbeat));
+        Assert.Equal(StageDecision.Stale, StageEventFolder.Decide(beating, T0, T0.AddHours(3).AddMinutes(9.1), timeout, heartbeat));
+        Assert.Equal(StageDecision.KeepWaiting, StageEventFolder.Decide(beating, T0, T0.AddHours(3).AddMinutes(9.1), timeout)); // no heartbeat timeout: as before
+        Assert.StartsWith("attempt 1 went silent after it was claimed: no heartbeat or event for 5 min (after 2 events)",
+            StageEventFolder.DescribeFailure(beating, StageDecision.Stale, timeout, heartbeat));
+    }
+
     [Theory]
     [InlineData(true, StageDecision.FailedRetryable)]
     [InlineData(false, StageDecision.FailedFinal)]

@@ -54,6 +54,14 @@ public sealed class BlobArtifactStore : IArtifactStore
     private readonly BlobServiceClient _service;
     private readonly ILogger _logger;
     private readonly ConcurrentDictionary<string, bool> _containers = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, int> _appendParts = new(StringComparer.Ordinal); // log path -> part being appended to
+
+    /// <summary>Blocks an append log part takes before the next append rolls over to a new part: the
+    /// service's limit for an append blob. Tests lower it to roll over after a few appends.</summary>
+    internal int AppendBlockLimit { get; init; } = 50_000;
+
+    /// <summary>The error code of an append to a full append blob (50,000 blocks).</summary>
+    private const string BlockCountExceedsLimit = "BlockCountExceedsLimit";
 
     public BlobArtifactStore(BlobServiceClient service, ILogger<BlobArtifactStore>? logger = null)
     {
@@ -420,10 +428,10 @@ public sealed class BlobArtifactStore : IArtifactStore
     public async Task AppendLinesAsync(string blobPath, IReadOnlyList<string> lines, CancellationToken ct = default)
     {
         if (lines.Count == 0) return;
-        var (container, name) = BlobLayout.Split(blobPath);
+        var (container, _) = BlobLayout.Split(blobPath);
         await EnsureContainerAsync(container, ct);
-        var blob = _service.GetBlobContainerClient(container).GetAppendBlobClient(name);
-        await blob.CreateIfNotExistsAsync(new AppendBlobCreateOptions { HttpHeaders = new BlobHttpHeaders { ContentType = ContentTypeOf(blobPath) } }, ct);
+        var part = _appendParts.TryGetValue(blobPath, out var known) ? known : await FindAppendPartAsync(blobPath, ct);
+        var blob = await OpenAppendPartAsync(blobPath, part, ct);
 
         // One append block per chunk of whole lines, so a reader never sees half a line.
         var maxBlock = blob.AppendBlobMaxAppendBlockBytes;
@@ -443,10 +451,69 @@ public sealed class BlobArtifactStore : IArtifactStore
         async Task FlushAsync()
         {
             if (chunk.Length == 0) return;
-            chunk.Position = 0;
-            await blob.AppendBlockAsync(chunk, cancellationToken: ct);
+            while (true)
+            {
+                chunk.Position = 0;
+                try
+                {
+                    var appended = await blob.AppendBlockAsync(chunk, cancellationToken: ct);
+                    if (appended.Value.BlobCommittedBlockCount >= AppendBlockLimit) // full: the next block starts the next part
+                        _appendParts[blobPath] = part + 1;
+                    break;
+                }
+                catch (RequestFailedException e) when (e.ErrorCode == BlockCountExceedsLimit)
+                {
+                    // Another writer (or process) filled this part: move on to the next one.
+                }
+                part++;
+                _appendParts[blobPath] = part;
+                blob = await OpenAppendPartAsync(blobPath, part, ct);
+            }
             chunk = new MemoryStream();
         }
+    }
+
+    public async Task<string?> ReadAppendLogAsync(string blobPath, CancellationToken ct = default)
+    {
+        var parts = await ListAppendPartsAsync(blobPath, ct);
+        if (parts.Count == 0) return null;
+        var text = new StringBuilder();
+        foreach (var (_, path) in parts)
+            text.Append(await ReadTextAsync(path, ct));
+        return text.ToString();
+    }
+
+    /// <summary>The existing parts of an append log, in part order.</summary>
+    private async Task<List<(int Part, string Path)>> ListAppendPartsAsync(string logPath, CancellationToken ct)
+    {
+        var dot = logPath.LastIndexOf('.');
+        var prefix = dot > logPath.LastIndexOf('/') ? logPath[..(dot + 1)] : logPath; // "runs/r/events." lists every part
+        return [.. (await ListAsync(prefix, ct))
+            .Select(p => (Part: BlobLayout.AppendLogPartOf(logPath, p), Path: p))
+            .Where(p => p.Part is not null)
+            .Select(p => (p.Part!.Value, p.Path))
+            .OrderBy(p => p.Item1)];
+    }
+
+    /// <summary>The part a writer that does not know the log yet appends to: the last one, or the one after
+    /// it when that is full (a writer before this process filled it).</summary>
+    private async Task<int> FindAppendPartAsync(string logPath, CancellationToken ct)
+    {
+        var parts = await ListAppendPartsAsync(logPath, ct);
+        if (parts.Count == 0) return 0;
+        var (last, path) = parts[^1];
+        var (container, name) = BlobLayout.Split(path);
+        var properties = await _service.GetBlobContainerClient(container).GetAppendBlobClient(name).GetPropertiesAsync(cancellationToken: ct);
+        return properties.Value.BlobCommittedBlockCount >= AppendBlockLimit ? last + 1 : last;
+    }
+
+    private async Task<AppendBlobClient> OpenAppendPartAsync(string logPath, int part, CancellationToken ct)
+    {
+        var (container, name) = BlobLayout.Split(BlobLayout.AppendLogPart(logPath, part));
+        var blob = _service.GetBlobContainerClient(container).GetAppendBlobClient(name);
+        await blob.CreateIfNotExistsAsync(new AppendBlobCreateOptions { HttpHeaders = new BlobHttpHeaders { ContentType = ContentTypeOf(logPath) } }, ct);
+        _appendParts[logPath] = part;
+        return blob;
     }
 
     public async Task<bool> ExistsAsync(string blobPath, CancellationToken ct = default)

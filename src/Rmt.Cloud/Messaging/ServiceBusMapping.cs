@@ -127,6 +127,7 @@ public static class ServiceBusMapping
         StageEventKind.CheckpointSaved => "checkpoint-saved",
         StageEventKind.Completed => "completed",
         StageEventKind.Failed => "failed",
+        StageEventKind.Heartbeat => "heartbeat",
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "unknown stage event kind"),
     };
 

@@ -31,6 +31,7 @@ public sealed class ProgressPrinter
             Draw(progress);
             return;
         }
+        if (stageEvent.Kind == StageEventKind.Heartbeat) return; // for the orchestration; a line a minute would bury the bar
         var text = stageEvent.Kind switch
         {
             StageEventKind.CheckpointSaved => $"checkpoint step {stageEvent.Checkpoint!.Step} -> {stageEvent.Checkpoint.Uri}",
@@ -109,6 +110,7 @@ public sealed class ProgressPrinter
         StageEventKind.Progress => "progress",
         StageEventKind.CheckpointSaved => "checkpoint-saved",
         StageEventKind.Completed => "completed",
+        StageEventKind.Heartbeat => "heartbeat",
         _ => "failed",
     };
 

@@ -34,6 +34,9 @@ public enum StageDecision
     FailedFinal,
     /// <summary>No event of the attempt for longer than the stage timeout.</summary>
     TimedOut,
+    /// <summary>The attempt spoke (its job claimed it), then sent nothing, not even a heartbeat, for
+    /// longer than the heartbeat timeout: the job died or hangs.</summary>
+    Stale,
 }
 
 /// <summary>Folds stage events into a <see cref="StageFold"/>: pure, deterministic, replay-safe.
@@ -109,20 +112,28 @@ public static class StageEventFolder
     }
 
     /// <summary>Decides after a poll. The attempt is timed out when neither its dispatch nor any of its
-    /// events happened within <paramref name="timeout"/> of <paramref name="now"/>.</summary>
-    public static StageDecision Decide(StageFold fold, DateTime attemptStartedAt, DateTime now, TimeSpan timeout)
+    /// events happened within <paramref name="timeout"/> of <paramref name="now"/>. Once the attempt has
+    /// spoken (its job claimed it and sends events and heartbeats), silence longer than
+    /// <paramref name="heartbeatTimeout"/> makes it stale; the wait in the queue before that (a GPU may
+    /// take long to start) is judged by <paramref name="timeout"/> only.</summary>
+    public static StageDecision Decide(StageFold fold, DateTime attemptStartedAt, DateTime now, TimeSpan timeout, TimeSpan? heartbeatTimeout = null)
     {
         if (fold.Terminal is { } terminal)
             return terminal.Kind == StageEventKind.Completed ? StageDecision.Completed
                 : terminal.Failure?.Retryable == true ? StageDecision.FailedRetryable
                 : StageDecision.FailedFinal;
+        var spoke = fold.LastEventAt is not null; // the fold starts empty at each dispatch: only this attempt's events count
         var lastSign = fold.LastEventAt is { } last && last > attemptStartedAt ? last : attemptStartedAt;
-        return now - lastSign > timeout ? StageDecision.TimedOut : StageDecision.KeepWaiting;
+        if (now - lastSign > timeout) return StageDecision.TimedOut;
+        return spoke && heartbeatTimeout is { } stale && now - lastSign > stale ? StageDecision.Stale : StageDecision.KeepWaiting;
     }
 
     /// <summary>One line that says why an attempt ended, for logs, status and the final reason.</summary>
-    public static string DescribeFailure(StageFold fold, StageDecision decision, TimeSpan timeout) => decision switch
+    public static string DescribeFailure(StageFold fold, StageDecision decision, TimeSpan timeout, TimeSpan? heartbeatTimeout = null) => decision switch
     {
+        StageDecision.Stale =>
+            $"attempt {fold.Attempt} went silent after it was claimed: no heartbeat or event for {Describe(heartbeatTimeout ?? timeout)} (after {fold.Folded} events" +
+            (fold.Progress is { } p0 ? $", last at step {p0.Step}/{p0.TotalSteps})" : ")"),
         StageDecision.TimedOut =>
             $"attempt {fold.Attempt} timed out: no stage event for {Describe(timeout)} (after {fold.Folded} events" +
             (fold.Progress is { } p ? $", last at step {p.Step}/{p.TotalSteps})" : ")"),

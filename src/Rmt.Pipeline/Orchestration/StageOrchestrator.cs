@@ -9,8 +9,9 @@ namespace Rmt.Pipeline;
 /// For attempt 1..MaxAttempts: dispatch the job (idempotent: see <see cref="DispatchJobActivity"/>), then follow it with the
 /// monitor pattern: { drain the run's new stage events (the activity appends them to
 /// runs/{runId}/events.jsonl before they leave the transport); fold them; publish progress as custom
-/// status; durable timer }. A completed event ends the stage. A retryable failure or silence for longer
-/// than the stage timeout starts the next attempt, which resumes from the stage's newest checkpoint on
+/// status; durable timer }. A completed event ends the stage. A retryable failure, silence for longer
+/// than the stage timeout (which covers the wait in the queue), or an attempt whose job claimed it and then
+/// sent no event or heartbeat for the heartbeat timeout (minutes: the job died or hangs) starts the next attempt, which resumes from the stage's newest checkpoint on
 /// its own. A non-retryable failure or the last attempt ends the stage as failed with the reasons of
 /// every attempt. An attempt preempted by SIGTERM (a retryable 'cancelled' failure, after its checkpoint)
 /// is resumed without counting against MaxAttempts, up to <see cref="MaxPreemptions"/> times. A "cancel" event (or a cancel marker in Blob) writes the marker, which the job obeys,
@@ -57,7 +58,7 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
 
             var now = context.CurrentUtcDateTime;
             state = state with { Fold = StageEventFolder.Fold(state.Fold, job.Stage, drained.Events, now) };
-            var decision = StageEventFolder.Decide(state.Fold, state.AttemptStartedAt, now, monitor.StageTimeout);
+            var decision = StageEventFolder.Decide(state.Fold, state.AttemptStartedAt, now, monitor.StageTimeout, monitor.HeartbeatTimeout);
             switch (decision)
             {
                 case StageDecision.Completed:
@@ -66,8 +67,8 @@ public sealed class StageOrchestrator : TaskOrchestrator<StageInput, StageOutcom
                     log.LogInformation("Stage {Stage} of run {RunId} completed on attempt {Try}", job.Stage, job.RunId, state.Try);
                     return new StageOutcome(job.Stage, job.Kind, Outcomes.Completed, state.Try, result, state.Fold.Progress);
 
-                case StageDecision.FailedRetryable or StageDecision.FailedFinal or StageDecision.TimedOut:
-                    var failure = StageEventFolder.DescribeFailure(state.Fold, decision, monitor.StageTimeout);
+                case StageDecision.FailedRetryable or StageDecision.FailedFinal or StageDecision.TimedOut or StageDecision.Stale:
+                    var failure = StageEventFolder.DescribeFailure(state.Fold, decision, monitor.StageTimeout, monitor.HeartbeatTimeout);
                     var failures = state.AttemptFailures.Append(failure).ToList();
                     log.LogWarning("Stage {Stage} of run {RunId}: {Failure}", job.Stage, job.RunId, failure);
                     // A silent attempt may still be alive (or still queued): it must stop before the next one starts.
