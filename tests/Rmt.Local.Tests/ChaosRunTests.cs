@@ -100,8 +100,7 @@ public sealed class ChaosRunTests(ITestOutputHelper output) : IDisposable
         // Host 1: submit, kill the first job after its first checkpoint, deliver the second twice, restart mid-stage.
         await using (var host = await StartHostAsync(faults))
         {
-            var (lines, train, test) = DemoRequest.DataSize(DemoSize.Tiny);
-            await DemoData.UploadAsync(host.Cloud.Artifacts, DemoData.Write(_folder.File("demo-data"), corpusLines: lines, trainProblems: train, testProblems: test));
+            await DemoData.UploadAsync(host.Cloud.Artifacts, DemoData.Write(_folder.File("demo-data"), DemoRequest.DataSize(DemoSize.Tiny)));
             using (var response = await _http.PostAsync(new Uri($"{host.ApiBase}/pipelines"), new StringContent(RmtJson.Serialize(request), Encoding.UTF8, "application/json")))
                 Assert.Equal(HttpStatusCode.Accepted, response.StatusCode);
             Say($"submitted run '{runId}' (seed {seed}, fault rate {rate:P1} of the pipeline's storage requests)");
