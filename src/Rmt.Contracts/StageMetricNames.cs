@@ -12,6 +12,7 @@ public static class StageMetricNames
     public const string AccuracyHard = "accuracy_hard";
     public const string Accuracy = "accuracy";
     public const string ReasoningLength = "reasoning_length";
+    public const string WellFormed = "well_formed";   // share of responses with </think> and an answer
 
     // Math post-training: held-out greedy accuracy before the stage trained (after = Accuracy of the eval stage).
     public const string AccuracyBefore = "accuracy_before";

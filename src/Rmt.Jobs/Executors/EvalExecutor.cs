@@ -109,12 +109,7 @@ public sealed class EvalExecutor : IStageExecutor
             var result = NextTokenEvaluator.Evaluate(loaded.Model, loaded.Tokenizer, tokens, entropies, tiers, options);
             rows.Add((reasoning ? "with reasoning" : "next-token argmax (NTP)", result));
             // With reasoning is the run's own model; argmax is the NTP baseline row of the report.
-            string Name(string metric) => reasoning ? metric : StageMetricNames.Of(StageMetricNames.NtpBaseline, metric);
-            metrics[Name(StageMetricNames.AccuracyEasy)] = result.Accuracy.Easy;
-            metrics[Name(StageMetricNames.AccuracyMedium)] = result.Accuracy.Medium;
-            metrics[Name(StageMetricNames.AccuracyHard)] = result.Accuracy.Hard;
-            metrics[Name(StageMetricNames.Accuracy)] = result.Accuracy.Average;
-            if (reasoning) metrics[StageMetricNames.ReasoningLength] = result.MeanReasoningLength;
+            NextTokenMetrics.Add(metrics, reasoning ? null : StageMetricNames.NtpBaseline, result);
             await context.ReportAsync(new StepMetrics(step, Accuracy: result.Accuracy.Average, ReasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
         }
         var section = "## Next-token accuracy by entropy tier\n\n" +

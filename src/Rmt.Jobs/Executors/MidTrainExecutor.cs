@@ -86,16 +86,7 @@ public sealed class MidTrainExecutor : IStageExecutor
                 ("untrained base, next-token argmax", NextTokenEvaluator.Evaluate(untrained, loaded.Tokenizer, evalTokens, evalEntropies, tiers, options with { Reasoning = false })),
             };
             foreach (var ((_, result), model) in rows.Zip(new string?[] { null, StageMetricNames.UntrainedBase, StageMetricNames.NtpBaseline }))
-            {
-                string Name(string metric) => model is null ? metric : StageMetricNames.Of(model, metric);
-                metrics[Name(StageMetricNames.AccuracyEasy)] = result.Accuracy.Easy;
-                metrics[Name(StageMetricNames.AccuracyMedium)] = result.Accuracy.Medium;
-                metrics[Name(StageMetricNames.AccuracyHard)] = result.Accuracy.Hard;
-                metrics[Name(StageMetricNames.Accuracy)] = result.Accuracy.Average;
-                if (model == StageMetricNames.NtpBaseline) continue;
-                metrics[Name(StageMetricNames.ReasoningLength)] = result.MeanReasoningLength;
-                metrics[Name("well_formed")] = result.WellFormed;
-            }
+                NextTokenMetrics.Add(metrics, model, result);
             sections.Add("## Held-out next-token accuracy\n\n" +
                 string.Create(CultureInfo.InvariantCulture,
                     $"{options.PositionsPerTier} positions per tier of `{context.Job.EvalDataset}`, tiers by the base's top-{config.Curriculum.TopK} entropy; budget hint {(options.Budget is int b ? b.ToString(CultureInfo.InvariantCulture) : "none")} (the budget training ended with), at most {options.MaxReasoningTokens} reasoning tokens.\n\n") +

@@ -1,0 +1,22 @@
+using Rmt.Contracts;
+using Rmt.Training.Rmt;
+
+namespace Rmt.Jobs.Executors;
+
+/// <summary>A next-token evaluation as stage metrics (StageMetricNames): accuracy by tier and, with
+/// reasoning, reasoning length and well-formed share; under "{model}/" for a baseline row, plain for
+/// the run's own model.</summary>
+public static class NextTokenMetrics
+{
+    public static void Add(IDictionary<string, double> metrics, string? model, NextTokenEvaluation result)
+    {
+        string Name(string metric) => model is null ? metric : StageMetricNames.Of(model, metric);
+        metrics[Name(StageMetricNames.AccuracyEasy)] = result.Accuracy.Easy;
+        metrics[Name(StageMetricNames.AccuracyMedium)] = result.Accuracy.Medium;
+        metrics[Name(StageMetricNames.AccuracyHard)] = result.Accuracy.Hard;
+        metrics[Name(StageMetricNames.Accuracy)] = result.Accuracy.Average;
+        if (!result.Reasoning) return;
+        metrics[Name(StageMetricNames.ReasoningLength)] = result.MeanReasoningLength;
+        metrics[Name(StageMetricNames.WellFormed)] = result.WellFormed;
+    }
+}
