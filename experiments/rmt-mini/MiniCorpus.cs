@@ -77,15 +77,13 @@ public sealed class MiniCorpus
         else
         {
             var passage = Passage(contextChars + 1, 0, shakespeare.Length / 2);
-            context = Last(passage[..^1], contextChars);
+            context = ArithmeticText.Last(passage[..^1], contextChars);
             answer = passage[^1].ToString();
             string concise = ConciseTextTrace(context), verbose = VerboseTextTrace(context);
             trace = hinted ? (budget < (concise.Length + verbose.Length) / 2 ? concise : verbose) : rng.NextDouble() < 0.75 ? verbose : concise;
         }
         return format.Example(context, hinted ? budget : null, trace, answer);
     }
-
-    private static string Last(string text, int chars) => ArithmeticText.Last(text, chars);
 
     /// <summary>Plain mixed text as tokens: arithmetic documents (2-4 sentences) and Shakespeare
     /// passages, each followed by end-of-text; and the kind of every token.</summary>

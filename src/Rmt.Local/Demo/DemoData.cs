@@ -39,7 +39,7 @@ public static class DemoData
         var files = new DemoFiles(Path.Combine(folder, "pretrain.txt"), Path.Combine(folder, "corpus.txt"), Path.Combine(folder, "corpus-eval.txt"),
             Path.Combine(folder, "math-train.jsonl"), Path.Combine(folder, "math-test.jsonl"));
         // One stream per file, so that changing one size leaves the other files as they were.
-        File.WriteAllText(files.Pretrain, PretrainText(new ArithmeticText(new Random(seed)), size));
+        File.WriteAllText(files.Pretrain, PretrainText(new Random(seed), size));
         File.WriteAllText(files.Corpus, PlainText(new ArithmeticText(new Random(seed + 1)), size.CorpusDocuments));
         File.WriteAllText(files.CorpusEval, PlainText(new ArithmeticText(new Random(seed + 2)), size.EvalDocuments));
         if (gsm8kFolder is not null)
@@ -79,9 +79,9 @@ public static class DemoData
     /// everywhere an evaluation may ask it to. Half the examples carry a budget hint drawn uniformly
     /// from [HintMin, HintMax]; the trace follows it (overshooting hints below the concise length); the
     /// rest are mostly verbose.</summary>
-    public static string PretrainText(ArithmeticText text, DemoDataSize size)
+    public static string PretrainText(Random random, DemoDataSize size)
     {
-        var random = new Random(size.Traces);
+        var text = new ArithmeticText(random);   // one seeded stream: sentences, hints and order
         var pieces = new List<string>();
         for (var i = 0; i < size.PretrainDocuments; i++) pieces.Add(text.Document() + ReasoningText.EndOfText);
         for (var i = 0; i < size.Traces; i++)
