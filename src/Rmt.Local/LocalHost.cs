@@ -109,7 +109,7 @@ public sealed class LocalHost : IAsyncDisposable
                 w.UseGrpc(backend.Channel);
             });
             builder.Services.AddDurableTaskClient(c => c.UseGrpc(backend.Channel));
-            builder.Services.AddPipelineOpenApi();
+            builder.Services.AddPipelineOpenApi(PipelineApi.Host.Local);
             builder.Services.AddSingleton(sp => new PipelineHandlers(
                 sp.GetRequiredService<DurableTaskClient>(), sp.GetRequiredService<ILogger<PipelineHandlers>>(), options.Monitor));
 
