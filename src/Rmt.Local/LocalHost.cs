@@ -14,7 +14,7 @@ using Rmt.Contracts;
 using Rmt.Local.Api;
 using Rmt.Local.Jobs;
 using Rmt.Pipeline;
-using Rmt.Pipeline.Hosting;
+using Rmt.Local.Hosting;
 using Rmt.Pipeline.Http;
 
 namespace Rmt.Local;
