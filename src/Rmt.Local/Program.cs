@@ -1,7 +1,7 @@
 using System.CommandLine;
 using System.CommandLine.Invocation;
 using Microsoft.Extensions.Logging;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Local;
 using Rmt.Local.Demo;
 using Rmt.Local.Jobs;

@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Contracts;
 using Rmt.Local.Demo;
 

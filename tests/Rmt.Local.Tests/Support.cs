@@ -1,5 +1,5 @@
 using System.Diagnostics;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Local.Jobs;
 
 namespace Rmt.Local.Tests;
