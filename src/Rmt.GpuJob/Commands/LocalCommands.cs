@@ -1,6 +1,6 @@
 using Microsoft.Extensions.Logging;
-using Rmt.Jobs;
 using Rmt.Contracts;
+using Rmt.Jobs;
 using Rmt.Jobs.Local;
 
 namespace Rmt.GpuJob.Commands;
