@@ -9,12 +9,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Rmt.Cloud;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Contracts;
 using Rmt.Local.Api;
 using Rmt.Local.Jobs;
 using Rmt.Pipeline;
-using Rmt.Pipeline.Hosting;
+using Rmt.Local.Hosting;
 using Rmt.Pipeline.Http;
 
 namespace Rmt.Local;
