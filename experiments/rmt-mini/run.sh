@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The RMT miniature reproduction (README.md here). From the repository root:
-#   experiments/rmt-mini/run.sh            full run (configs/full.json), 28.5 min measured on 2 free cores
+#   experiments/rmt-mini/run.sh            full run (configs/full.json; its wall time is on the page it writes)
 #   experiments/rmt-mini/run.sh quick      reduced run (configs/quick.json), ~15 min on 1 core
 #   experiments/rmt-mini/run.sh smoke      seconds; checks the pipeline, numbers mean nothing
 # Writes docs/results/rmt-mini.md (+ docs/results/rmt-mini/*.png) for full, and
