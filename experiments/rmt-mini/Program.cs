@@ -6,9 +6,9 @@ using Rmt.Contracts;
 using Rmt.Training.Checkpoints;
 using Rmt.Training.Model;
 using Rmt.Training.Reporting;
-using Rmt.Training.Rmt;
+using Rmt.Training.MidTraining;
 using Rmt.Training.Tokenizers;
-using Rmt.Training.Training;
+using Rmt.Training.Optimization;
 using RmtMini;
 using static TorchSharp.torch;
 

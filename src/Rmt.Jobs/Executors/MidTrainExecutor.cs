@@ -3,7 +3,7 @@ using System.Text;
 using Rmt.Contracts;
 using Rmt.Training.Checkpoints;
 using Rmt.Training.Model;
-using Rmt.Training.Rmt;
+using Rmt.Training.MidTraining;
 using Rmt.Training.Tokenizers;
 
 namespace Rmt.Jobs.Executors;
