@@ -1,6 +1,5 @@
 using Microsoft.Extensions.Logging;
 using Rmt.Contracts;
-using Rmt.Jobs.Local;
 
 namespace Rmt.Jobs.Cli;
 
@@ -28,7 +27,7 @@ public sealed record EvalOptions(
 public static class LocalCommands
 {
     /// <summary>Run id of local runs (checkpoint manifests name it).</summary>
-    public const string LocalRunId = "local";
+    public const string LocalRunId = FolderJob.RunId;
 
     public const string TrainUsage =
         "--kind pretrain|mid-train|post-train --dataset FILE --out DIR [--base DIR] [--eval-dataset FILE] [--config FILE] [--steps N] [--device cpu|cuda]\n" +
@@ -113,10 +112,9 @@ public static class LocalCommands
         using var abort = new CancellationTokenSource();
         using var signals = JobSignals.Register(stop, abort, logger);
         var printer = new ProgressPrinter(output, interactive: !Console.IsOutputRedirected);
-        var run = new LocalStageRun(executors, logger, printer.Draw);
         try
         {
-            var outcome = await run.RunAsync(work.Job, work.Inputs, work.Out, stop, abort.Token);
+            var outcome = await FolderJob.RunAsync(work.Job, work.Inputs, work.Out, executors, logger, printer.OnEvent, stop, abort.Token);
             printer.Line(outcome.Summary);
             if (outcome.Result?.Metrics is { Count: > 0 } metrics)
                 foreach (var (name, value) in metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
