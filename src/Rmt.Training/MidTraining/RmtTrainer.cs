@@ -239,39 +239,14 @@ public sealed class RmtTrainer : IDisposable
             keySampler.EffectiveMix(t), PolicyOptimizer.LearningRateAt(Config.Schedule, t));
     }
 
-    /// <summary>Prompt + scored response of each selected rollout, right-padded with end-of-text
-    /// (causal attention never lets a real token see the padding after it). Mask and old log-probs
-    /// are aligned with the scorer's output, where column j predicts token j + 1.</summary>
+    /// <summary>The selected rollouts packed for teacher forcing (<see cref="RolloutBatch"/>), and their advantages.</summary>
     private (Tensor Ids, Tensor Mask, Tensor OldLogProbs, Tensor Advantages) PolicyBatch(Rollout[] batch, double[] advantages, int[] selected)
     {
-        int n = selected.Length;
-        int length = selected.Max(i => batch[i].Key.Prompt.Length + batch[i].Parsed.ScoredLength);
-        length = Math.Max(length, 2);
-        var ids = new long[n * length];
-        var mask = new float[n * (length - 1)];
-        var old = new float[n * (length - 1)];
-        var adv = new float[n];
-        Array.Fill(ids, tokenizer.EndOfText);
-        for (int row = 0; row < n; row++)
-        {
-            var r = batch[selected[row]];
-            int p = r.Key.Prompt.Length;
-            int scored = Math.Min(r.Parsed.ScoredLength, r.Response.Length);
-            for (int j = 0; j < p; j++) ids[row * length + j] = r.Key.Prompt[j];
-            for (int j = 0; j < scored; j++)
-            {
-                ids[row * length + p + j] = r.Response[j];
-                mask[row * (length - 1) + p - 1 + j] = 1f;
-                old[row * (length - 1) + p - 1 + j] = r.LogProbs[j];
-            }
-            adv[row] = (float)advantages[selected[row]];
-        }
-        var device = policy.Device;
-        return (
-            tensor(ids, [n, length], int64).to(device),                // (N, L)
-            tensor(mask, [n, length - 1]).to(device),                  // (N, L-1)
-            tensor(old, [n, length - 1]).to(device),                   // (N, L-1)
-            tensor(adv, [n]).to(device));                              // (N)
+        var rows = selected.Select(i => batch[i])
+            .Select(r => new RolloutRow(r.Key.Prompt, r.Response, r.LogProbs, Math.Min(r.Parsed.ScoredLength, r.Response.Length))).ToList();
+        var packed = RolloutBatch.Build(rows, tokenizer.EndOfText, policy.Device);
+        var adv = selected.Select(i => (float)advantages[i]).ToArray();
+        return (packed.Ids, packed.CompletionMask, packed.SampledLogProbs, tensor(adv, [selected.Length]).to(policy.Device)); // (N, L), (N, L-1), (N, L-1), (N)
     }
 
     /// <summary>NTP windows around key positions: tokens [pos - C, pos + tail], inputs = all but the

@@ -125,7 +125,10 @@ public sealed class MathGrpoTrainer : IDisposable
         {
             Policy.train();
             using var scope = NewDisposeScope();
-            var (ids, mask, oldLogProbs) = Pack(rows, generated);                                  // (N, L), (N, L-1), (N, L-1)
+            var packed = RolloutBatch.Build(                                                       // (N, L), (N, L-1), (N, L-1)
+                rows.Select((prompt, i) => new RolloutRow(prompt, generated.Tokens[i], generated.LogProbs[i], generated.Lengths[i])).ToList(),
+                Tokenizer.EndOfText, Policy.Device);
+            var (ids, mask, oldLogProbs) = (packed.Ids, packed.CompletionMask, packed.SampledLogProbs);
             var adv = tensor(advantages.Select(a => (float)a).ToArray(), device: Policy.Device);   // (N)
             var logProbs = SequenceScorer.TokenLogProbs(Policy, ids, null, config.Temperature);    // (N, L-1)
             var lossPolicy = policyLoss.Compute(logProbs, oldLogProbs, adv, mask);                 // ()
@@ -148,34 +151,6 @@ public sealed class MathGrpoTrainer : IDisposable
         Step++;
         return new MathStepMetrics(Step, scores.Average(s => s.Total), scores.Average(s => s.Correct), scores.Average(s => s.Format),
             generated.Lengths.Average(), loss, policyTerm, klTerm, lr, gradNorm, updated, watch.Elapsed.TotalSeconds);
-    }
-
-    /// <summary>Right-padded prompt + completion ids (N, L); mask (N, L-1) = 1 where the target token
-    /// at t+1 is a completion token; the sampler's log-probs placed at those positions (N, L-1).</summary>
-    private (Tensor Ids, Tensor Mask, Tensor OldLogProbs) Pack(int[][] rows, GenerationResult generated)
-    {
-        var n = rows.Length;
-        var length = Enumerable.Range(0, n).Max(i => rows[i].Length + generated.Lengths[i]);
-        var ids = new long[n * length];
-        var mask = new float[n * (length - 1)];
-        var old = new float[n * (length - 1)];
-        Array.Fill(ids, Tokenizer.EndOfText);
-        for (var i = 0; i < n; i++)
-        {
-            var prompt = rows[i];
-            for (var t = 0; t < prompt.Length; t++) ids[i * length + t] = prompt[t];
-            for (var t = 0; t < generated.Lengths[i]; t++)
-            {
-                var position = prompt.Length + t;                 // where completion token t sits
-                ids[i * length + position] = generated.Tokens[i][t];
-                mask[i * (length - 1) + position - 1] = 1f;       // predicted from position - 1
-                old[i * (length - 1) + position - 1] = generated.LogProbs[i][t];
-            }
-        }
-        var device = Policy.Device;
-        return (tensor(ids, [n, length], device: device),                 // (N, L)
-                tensor(mask, [n, length - 1], device: device),            // (N, L-1)
-                tensor(old, [n, length - 1], device: device));            // (N, L-1)
     }
 
     private MathProblem[] NextProblems(int count)
