@@ -19,7 +19,7 @@ public interface IStageExecutor
     /// <see cref="StageContext.BaseCheckpointDir"/>. Calls <see cref="StageContext.AfterStepAsync"/>
     /// after every optimizer step and, while the model is still alive, <see cref="StageContext.SaveFinalCheckpointAsync"/>
     /// at the end; returns what the stage produced.</summary>
-    Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct);
+    Task<ExecutorOutcome> RunAsync(StageContext context, CancellationToken ct);
 }
 
 /// <summary>Writes the complete state needed to resume (model, tokenizer, optimizer,
@@ -40,19 +40,23 @@ public sealed record StepMetrics(
         new(Step, totalSteps, Loss, Reward, Accuracy, Budget, ReasoningLength, TokensPerSecond);
 }
 
-/// <summary>What a finished stage hands back to the runner.</summary>
+/// <summary>What a finished executor hands back to the runner (the orchestration's record of a stage
+/// is another thing: Rmt.Pipeline's StageOutcome).</summary>
 /// <param name="FinalStep">The step the stage ended at (equals the total steps when it ran to the end).</param>
 /// <param name="Metrics">Final metrics for the completed event and the report, e.g. "eval.accuracy".</param>
 /// <param name="HasCheckpoint">True when the stage's result is a checkpoint (training stages, which
 /// saved it with <see cref="StageContext.SaveFinalCheckpointAsync"/>); false for evaluations.</param>
 /// <param name="ReportSections">Markdown the stage adds to its report (tables, samples), in order.</param>
 /// <param name="Plots">Local image files to publish beside the report (plots/{file name}).</param>
-public sealed record StageOutcome(
+/// <param name="Files">Other local files to publish beside the report ({file name}), e.g. a stage's
+/// per-step results as JSON for experiments that compare runs.</param>
+public sealed record ExecutorOutcome(
     long FinalStep,
     IReadOnlyDictionary<string, double> Metrics,
     bool HasCheckpoint,
     IReadOnlyList<string> ReportSections,
-    IReadOnlyList<string> Plots);
+    IReadOnlyList<string> Plots,
+    IReadOnlyList<string>? Files = null);
 
 /// <summary>The checkpoint a stage resumes from: where it was downloaded and its step.</summary>
 public sealed record ResumePoint(CheckpointRef Checkpoint, string LocalDir);

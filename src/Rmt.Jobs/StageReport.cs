@@ -10,7 +10,7 @@ public sealed record StageReportInput(
     string ResumeNote,
     IReadOnlyList<LocalDataset> Datasets,
     IReadOnlyList<MetricsLine> History,
-    StageOutcome Outcome,
+    ExecutorOutcome Outcome,
     CheckpointRef? Checkpoint,
     string? CheckpointUri,
     IReadOnlyList<string> PlotFiles,

@@ -72,7 +72,7 @@ public sealed class JobPiecesTests
     {
         var job = new StageJob("r1", "pretrain", StageKind.Pretrain, 2, "checkpoints/r1/pretrain", Dataset: "datasets/demo/corpus.txt",
             Pretrain: new PretrainConfig());
-        var outcome = new StageOutcome(6, new Dictionary<string, double> { ["final.loss"] = 1.25 }, HasCheckpoint: true, ["## Samples\n\nhello"], ["/tmp/x/loss.png"]);
+        var outcome = new ExecutorOutcome(6, new Dictionary<string, double> { ["final.loss"] = 1.25 }, HasCheckpoint: true, ["## Samples\n\nhello"], ["/tmp/x/loss.png"]);
         var history = Enumerable.Range(1, 50).Select(i => new MetricsLine(i, 50, 1, DateTimeOffset.UnixEpoch, Loss: 5.0 / i)).ToList();
         var report = StageReport.Build(new StageReportInput(job, "resuming from step 4 (checkpoints/r1/pretrain/step-4)",
             [new LocalDataset("datasets/demo/corpus.txt", "/tmp/c", 10, new string('a', 64))], history, outcome,

@@ -143,7 +143,7 @@ internal sealed class JobAttempt
     }
 
     /// <summary>The executor, with the cancel and stop markers watched in the background.</summary>
-    private async Task<StageOutcome> RunWatchedAsync(IStageExecutor executor, StageContext context, CancellationToken ct)
+    private async Task<ExecutorOutcome> RunWatchedAsync(IStageExecutor executor, StageContext context, CancellationToken ct)
     {
         using var watch = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var watcher = _markers.WatchAsync(watch.Token);

@@ -31,7 +31,7 @@ internal sealed class StageOutputs(
     }
 
     /// <summary>Plots, report and result.json of a completed stage; the result goes into 'completed'.</summary>
-    public async Task<StageResult> PublishAsync(StageOutcome outcome, CheckpointRef? checkpoint, string resumeNote,
+    public async Task<StageResult> PublishAsync(ExecutorOutcome outcome, CheckpointRef? checkpoint, string resumeNote,
         IReadOnlyList<LocalDataset> datasets, TimeSpan elapsed, string writer, string? precision, CancellationToken ct)
     {
         var metricsPath = BlobLayout.StageMetrics(job.RunId, job.Stage);
@@ -46,6 +46,8 @@ internal sealed class StageOutputs(
             await store.UploadFileAsync(JobBlobs.Plot(job.RunId, job.Stage, Path.GetFileName(plot)), plot, ct);
             plots.Add(plot);
         }
+        foreach (var file in outcome.Files ?? [])
+            await store.UploadFileAsync($"{BlobLayout.StageArtifacts(job.RunId, job.Stage)}/{Path.GetFileName(file)}", file, ct);
         var report = StageReport.Build(new StageReportInput(job, resumeNote, datasets, history, outcome, checkpoint,
             checkpoint?.Uri, plots, elapsed, writer, precision));
         var reportPath = BlobLayout.StageReport(job.RunId, job.Stage);

@@ -21,7 +21,7 @@ public sealed class EvalExecutor : IStageExecutor
     /// <summary>Evaluation passes: math is one; next-token is two (without and with reasoning).</summary>
     public long TotalSteps(StageJob job) => IsMath(job.Dataset) ? 1 : 2;
 
-    public async Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct)
+    public async Task<ExecutorOutcome> RunAsync(StageContext context, CancellationToken ct)
     {
         var config = context.Job.Eval ?? throw new ContractException("stage job of kind 'eval' has no 'eval' config; add it");
         var checkpoint = context.RequiredBaseCheckpointDir;
@@ -34,14 +34,14 @@ public sealed class EvalExecutor : IStageExecutor
 
     private static bool IsMath(string? path) => path is not null && path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
 
-    private static async Task<StageOutcome> MathAsync(StageContext context, EvalConfig config, string checkpoint, string data,
+    private static async Task<ExecutorOutcome> MathAsync(StageContext context, EvalConfig config, string checkpoint, string data,
         TorchSharp.torch.Device device, CancellationToken ct)
     {
         CausalLM model;
         ITokenizer tokenizer;
         try
         {
-            (model, tokenizer) = PostTrainStage.LoadBase(checkpoint, device);
+            (model, tokenizer) = PostTrainSetup.LoadBase(checkpoint, device);
         }
         catch (PostTrainException e)
         {
@@ -72,11 +72,11 @@ public sealed class EvalExecutor : IStageExecutor
                 .AppendLine();
             foreach (var e in result.Examples)
                 section.AppendLine(string.Create(CultureInfo.InvariantCulture, $"- {(e.Correct ? "right" : "wrong")} (reference {e.Reference}): `{Flat(e.Question)}` -> `{Flat(e.Completion)}`"));
-            return new StageOutcome(1, metrics, HasCheckpoint: false, [section.ToString()], []);
+            return new ExecutorOutcome(1, metrics, HasCheckpoint: false, [section.ToString()], []);
         }
     }
 
-    private static async Task<StageOutcome> NextTokenAsync(StageContext context, EvalConfig config, string checkpoint, string data,
+    private static async Task<ExecutorOutcome> NextTokenAsync(StageContext context, EvalConfig config, string checkpoint, string data,
         TorchSharp.torch.Device device, CancellationToken ct)
     {
         using var loaded = Rmt.Training.Checkpoints.Checkpoint.Load(checkpoint, device);
@@ -115,7 +115,7 @@ public sealed class EvalExecutor : IStageExecutor
         var section = "## Next-token accuracy by entropy tier\n\n" +
             string.Create(CultureInfo.InvariantCulture, $"Up to {perTier} positions per tier, {contextTokens} context tokens, at most {maxReasoning} reasoning tokens, budget hint {(budget is int h ? h.ToString(CultureInfo.InvariantCulture) : "none")}{(trained is null ? "" : " (as mid-training ended)")}; tiers by the checkpoint's own top-{curriculum.TopK} entropy.\n\n") +
             NextTokenEvaluator.MarkdownTable(rows);
-        return new StageOutcome(2, metrics, HasCheckpoint: false, [section], []);
+        return new ExecutorOutcome(2, metrics, HasCheckpoint: false, [section], []);
     }
 
     private static string Flat(string text) => text.ReplaceLineEndings(" ").Replace("`", "'", StringComparison.Ordinal);

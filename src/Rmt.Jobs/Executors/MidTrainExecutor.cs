@@ -21,7 +21,7 @@ public sealed class MidTrainExecutor : IStageExecutor
 
     public long TotalSteps(StageJob job) => Config(job).Schedule.Steps;
 
-    public async Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct)
+    public async Task<ExecutorOutcome> RunAsync(StageContext context, CancellationToken ct)
     {
         var config = Config(context.Job);
         config = config with { Schedule = config.Schedule with { Device = context.DeviceFor(config.Schedule.Device) } };
@@ -92,7 +92,7 @@ public sealed class MidTrainExecutor : IStageExecutor
                     $"{options.PositionsPerTier} positions per tier of `{context.Job.EvalDataset}`, tiers by the base's top-{config.Curriculum.TopK} entropy; budget hint {(options.Budget is int b ? b.ToString(CultureInfo.InvariantCulture) : "none")} (the budget training ended with), at most {options.MaxReasoningTokens} reasoning tokens.\n\n") +
                 NextTokenEvaluator.MarkdownTable(rows));
         }
-        return new StageOutcome(trainer.Step, metrics, HasCheckpoint: true, sections, []);
+        return new ExecutorOutcome(trainer.Step, metrics, HasCheckpoint: true, sections, []);
     }
 
     private static MidTrainConfig Config(StageJob job) =>

@@ -26,7 +26,7 @@ public sealed class PretrainExecutor : IStageExecutor
 
     public long TotalSteps(StageJob job) => Config(job).Schedule.Steps;
 
-    public async Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct)
+    public async Task<ExecutorOutcome> RunAsync(StageContext context, CancellationToken ct)
     {
         var config = Config(context.Job);
         var schedule = config.Schedule with { Device = context.DeviceFor(config.Schedule.Device) };
@@ -64,7 +64,7 @@ public sealed class PretrainExecutor : IStageExecutor
                 metrics["validation_perplexity"] = Math.Exp(validationLoss);
             }
             sections.Add(Sample(trainer.Model, tokenizer, corpus, config.SequenceLength, schedule.Seed));
-            return new StageOutcome(trainer.Step, metrics, HasCheckpoint: true, sections, []);
+            return new ExecutorOutcome(trainer.Step, metrics, HasCheckpoint: true, sections, []);
         }
         finally
         {

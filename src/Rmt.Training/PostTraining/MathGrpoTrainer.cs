@@ -44,6 +44,9 @@ public sealed record MathStepMetrics(
 
 public sealed class MathGrpoTrainer : IDisposable
 {
+    /// <summary>The trainer name in its checkpoints' trainer_state.json.</summary>
+    public const string TrainerName = "post-train-grpo";
+
     private readonly PostTrainConfig config;
     private readonly IReadOnlyList<MathProblem> problems;
     private readonly MathReward reward;
@@ -53,6 +56,7 @@ public sealed class MathGrpoTrainer : IDisposable
     private readonly GrpoPolicyLoss policyLoss;
     private readonly KlPenalty klPenalty;
     private int[] order;
+    private MathStepMetrics? last;
 
     /// <param name="policy">The model to train (its weights change).</param>
     /// <param name="reference">Frozen copy of the starting weights for the KL term; required when
@@ -149,7 +153,7 @@ public sealed class MathGrpoTrainer : IDisposable
             klTerm = lossKl?.item<float>() ?? 0.0;
         }
         Step++;
-        return new MathStepMetrics(Step, scores.Average(s => s.Total), scores.Average(s => s.Correct), scores.Average(s => s.Format),
+        return last = new MathStepMetrics(Step, scores.Average(s => s.Total), scores.Average(s => s.Correct), scores.Average(s => s.Format),
             generated.Lengths.Average(), loss, policyTerm, klTerm, lr, gradNorm, updated, watch.Elapsed.TotalSeconds);
     }
 
@@ -174,12 +178,22 @@ public sealed class MathGrpoTrainer : IDisposable
         return indices;
     }
 
-    public TrainerState State(IReadOnlyDictionary<string, double>? metrics = null)
+    /// <summary>Where training stands: step, data position, random state and the last step's metrics.</summary>
+    public TrainerState State()
     {
         using var samplerState = sampler.RngState;
-        return new TrainerState(Step, DataPosition, TokensSeen: 0, Trainer: "post-train-grpo",
+        var metrics = last is null ? null : new Dictionary<string, double>
+        {
+            ["reward"] = last.Reward, ["correct"] = last.Correct, ["format"] = last.Format, ["completionTokens"] = last.CompletionTokens, ["loss"] = last.Loss,
+        };
+        return new TrainerState(Step, DataPosition, TokensSeen: 0, Trainer: TrainerName,
             TorchRngState: Checkpoint.CaptureTorchRng(), SamplerRngState: Convert.ToBase64String(samplerState.bytes), Metrics: metrics);
     }
+
+    /// <summary>Writes a checkpoint (weights, tokenizer, optimizer, trainer state and this PostTrainConfig
+    /// as stage_config.json) to <paramref name="dir"/>.</summary>
+    public string SaveCheckpoint(string dir) =>
+        Checkpoint.Save(dir, Policy, Tokenizer, State(), optimizer.Inner, RmtJson.Serialize(config, indented: true));
 
     /// <summary>Continues from a checkpoint this trainer wrote (weights already loaded into the
     /// policy): AdamW moments (when the checkpoint has them; else they restart), step, data position
@@ -187,6 +201,7 @@ public sealed class MathGrpoTrainer : IDisposable
     public void RestoreState(string dir)
     {
         var state = Checkpoint.ReadState(dir) ?? throw new FileNotFoundException($"checkpoint '{dir}' has no {Checkpoint.TrainerStateFile}");
+        if (state.Trainer != TrainerName) throw new InvalidOperationException($"checkpoint '{dir}' was written by the '{state.Trainer}' trainer, not '{TrainerName}'; post-train from it as a base checkpoint instead");
         if (File.Exists(Path.Combine(dir, Checkpoint.OptimizerFile))) Checkpoint.LoadOptimizer(dir, optimizer.Inner);
         Step = state.Step;
         DataPosition = state.DataPosition;

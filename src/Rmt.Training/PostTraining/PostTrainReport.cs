@@ -10,30 +10,38 @@ namespace Rmt.Training.PostTraining;
 /// of several starting checkpoints post-trained with the same budget (the paper's claim).</summary>
 public static class PostTrainReport
 {
-    // Gradient norms are NaN on steps without signal; write them as "NaN" rather than fail.
-    private static readonly JsonSerializerOptions MetricsJson = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
-
-    /// <summary>Writes post-train.md, metrics.json (per step) and the plots into <paramref name="dir"/>.</summary>
-    public static void Write(PostTrainResult result, PostTrainConfig config, PostTrainInputs inputs, string dir)
+    /// <summary>The stage report's post-training section (<c>## Math post-training</c>), its plots
+    /// written into <paramref name="plotDir"/> and linked as plots/{file} (where the job publishes
+    /// them), and the result as JSON (post-train-result.json) beside them.</summary>
+    public static (string Section, IReadOnlyList<string> Plots, string ResultFile) Write(
+        PostTrainResult result, PostTrainConfig config, PostTrainInputs inputs, string plotDir)
     {
-        Directory.CreateDirectory(dir);
-        var plots = Plots(result, dir, "");
+        Directory.CreateDirectory(plotDir);
+        var plots = Plots(result, plotDir, "");
         var md = new StringBuilder();
-        md.AppendLine("# Math post-training (GRPO, verifiable rewards)").AppendLine();
+        md.AppendLine("## Math post-training (GRPO, verifiable rewards)").AppendLine();
         var source = inputs.EvalData is null ? " (tail of the training file)" : $" from `{inputs.EvalData}`";
         md.AppendLine(Inv($"Base checkpoint `{inputs.BaseCheckpoint}`; {result.TrainProblems} training problems from `{inputs.TrainData}`, ")
             + Inv($"{result.HeldOutProblems} held-out problems{source}, {result.DroppedProblems} dropped (too long for the context). ")
             + Inv($"{config.Schedule.Steps} steps x {config.Schedule.BatchSize} problems x G = {config.GroupSize}, lr {config.Schedule.LearningRate:G3}, ")
             + Inv($"temperature {config.Temperature}, format weight {config.FormatRewardWeight}, KL {config.Grpo.KlWeight}, format warm-up {config.FormatWarmupSteps} NTP steps.")).AppendLine();
         md.AppendLine(BeforeAfterTable(result.Before, result.After, result.AfterFormatWarmup)).AppendLine();
-        foreach (var plot in plots) md.AppendLine(Inv($"![{Path.GetFileNameWithoutExtension(plot)}]({Path.GetFileName(plot)})"));
+        foreach (var plot in plots) md.AppendLine(Inv($"![{Path.GetFileNameWithoutExtension(plot)}](plots/{Path.GetFileName(plot)})"));
         md.AppendLine().AppendLine("Greedy answers on held-out problems after training:").AppendLine();
         foreach (var e in result.After.Examples)
             md.AppendLine(Inv($"- {(e.Correct ? "right" : "wrong")} (reference {e.Reference}): `{Flat(e.Question)}` -> `{Flat(e.Completion)}`"));
-        File.WriteAllText(Path.Combine(dir, "post-train.md"), md.ToString());
-        File.WriteAllText(Path.Combine(dir, "metrics.json"), JsonSerializer.Serialize(new { result.Steps, result.Evaluations, metrics = result.Metrics }, MetricsJson));
-        File.WriteAllText(Path.Combine(dir, "post-train-config.json"), RmtJson.Serialize(config, indented: true));
+        var resultFile = Path.Combine(plotDir, ResultFileName);
+        File.WriteAllText(resultFile, JsonSerializer.Serialize(result, PostTrainResult.Json));
+        return (md.ToString(), plots, resultFile);
     }
+
+    /// <summary>The file the post-train stage publishes its <see cref="PostTrainResult"/> in, beside its report.</summary>
+    public const string ResultFileName = "post-train-result.json";
+
+    /// <summary>Reads a result written by <see cref="Write"/>.</summary>
+    public static PostTrainResult ReadResult(string path) =>
+        JsonSerializer.Deserialize<PostTrainResult>(File.ReadAllText(path), PostTrainResult.Json)
+        ?? throw new InvalidDataException($"{path} holds no post-training result");
 
     /// <summary>| metric | before | (after format warm-up) | after | change | for greedy accuracy,
     /// pass@k, sampled accuracy, format rate, completion length and truncation.</summary>

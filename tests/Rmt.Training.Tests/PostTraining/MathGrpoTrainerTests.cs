@@ -3,6 +3,7 @@ using Rmt.Training.Checkpoints;
 using Rmt.Training.Model;
 using Rmt.Training.PostTraining;
 using Rmt.Training.Tokenizers;
+using Rmt.Testing;
 using Rmt.Training.Optimization;
 using TorchSharp;
 using Xunit.Abstractions;
@@ -14,40 +15,11 @@ namespace Rmt.Training.Tests.PostTraining;
 /// built to be learnable in seconds, and does not leak tensors.</summary>
 public sealed class MathGrpoTrainerTests(ITestOutputHelper output)
 {
-    internal static ModelConfig Micro(int vocab) =>
-        new("qwen3", vocab, HiddenSize: 32, IntermediateSize: 64, NumLayers: 2, NumHeads: 2, NumKvHeads: 1, HeadDim: 16,
-            MaxPositionEmbeddings: 64, QkNorm: true);
-
-    /// <summary>The problem set "a - a = ?" (a = 0..99, answer always 0), split 80 for RL and 20
-    /// held out. The base model is pretrained on worked solutions whose reasoning is right
-    /// ("a - a = 0") but whose final answer is "1" three times in four: it learns the format, and its
-    /// greedy answer is wrong everywhere. A verifiable reward for the right answer must move it to
-    /// answer 0, also on the operands RL never saw. Learnable in seconds by design: the point is the
-    /// machinery (rollouts, rewards, advantages, loss, update, evaluation), not arithmetic.</summary>
-    internal static (CausalLM Model, ByteLevelBpeTokenizer Tokenizer, IReadOnlyList<MathProblem> Train, IReadOnlyList<MathProblem> HeldOut) PretrainedBase(int steps = 200)
-    {
-        var tokenizer = ByteLevelBpeTokenizer.CreateBytes();
-        var all = Enumerable.Range(0, 100).Select(a => new MathProblem($"{a} - {a} = ?", $"{a} - {a} = 0\n#### 0")).ToList();
-        var random = new Random(3);
-        var shuffled = all.OrderBy(_ => random.Next()).ToList();
-        var (heldOut, train) = (shuffled.Take(20).ToList(), shuffled.Skip(20).ToList());
-        var documents = new List<MathProblem>();
-        for (var copy = 0; copy < 10; copy++)
-            foreach (var p in all)
-                documents.Add(p with { Answer = $"{p.Solution}\n#### {(random.NextDouble() < 0.75 ? "1" : "0")}" });
-        var tokens = tokenizer.Encode(MathTokens.CorpusText(documents.OrderBy(_ => random.Next())));
-        var model = new CausalLM(Micro(tokenizer.VocabSize), seed: 5);
-        var schedule = new TrainingSchedule(Steps: steps, BatchSize: 16, LearningRate: 1e-2, WarmupSteps: 5, WeightDecay: 0.0, Seed: 6);
-        using var ntp = new NtpTrainer(model, tokenizer, new TokenWindows(tokens, 32, seed: 7), schedule);
-        for (var i = 0; i < steps; i++) ntp.TrainStep();
-        return (model, tokenizer, train, heldOut);
-    }
-
     [Fact]
     public void Grpo_raises_held_out_accuracy_on_a_learnable_problem_set()
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
-        var (model, tokenizer, train, heldOut) = PretrainedBase();
+        var (model, tokenizer, train, heldOut) = MathBases.PretrainedBase();
         using var _ = model;
         output.WriteLine($"pretrained in {watch.Elapsed.TotalSeconds:F1}s");
         var config = new PostTrainConfig(
@@ -78,7 +50,7 @@ public sealed class MathGrpoTrainerTests(ITestOutputHelper output)
     [Fact]
     public void Resumed_run_equals_an_uninterrupted_run()
     {
-        var (model, tokenizer, train, _) = PretrainedBase(steps: 60);
+        var (model, tokenizer, train, _) = MathBases.PretrainedBase(steps: 60);
         var dir = Path.Combine(Path.GetTempPath(), "rmt-post-train-tests", $"resume-{Guid.NewGuid():N}");
         using (model) Checkpoint.Save(Path.Combine(dir, "base"), model, tokenizer);
         var config = new PostTrainConfig(
