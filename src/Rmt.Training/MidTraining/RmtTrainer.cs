@@ -32,29 +32,11 @@ public sealed record MidTrainStepStats(
     int Step, double Reward, double Accuracy, double WellFormed, int? Budget, double ReasoningLength,
     LossTerms Loss, double TokensPerSecond, double Seconds, TierMix Mix, double LearningRate);
 
-/// <summary>Progress every Schedule.ProgressEvery steps: means over the steps since the last report.</summary>
-public sealed record MidTrainProgress(
-    int Step, int TotalSteps, double Reward, double Accuracy, double WellFormed, int? Budget,
-    double ReasoningLength, double Loss, double TokensPerSecond)
-{
-    public override string ToString() => string.Create(CultureInfo.InvariantCulture,
-        $"step {Step}/{TotalSteps}  reward {Reward:F3}  acc {Accuracy:F3}  formed {WellFormed:F2}  budget {(Budget is int b ? b.ToString(CultureInfo.InvariantCulture) : "-")}  len {ReasoningLength:F1}  loss {Loss:F4}  tok/s {TokensPerSecond:F0}");
-
-    public IReadOnlyDictionary<string, double> ToMetrics()
-    {
-        var m = new Dictionary<string, double>
-        {
-            ["reward"] = Reward, ["accuracy"] = Accuracy, ["wellFormed"] = WellFormed,
-            ["reasoningLength"] = ReasoningLength, ["loss"] = Loss, ["tokensPerSecond"] = TokensPerSecond,
-        };
-        if (Budget is int b) m["budget"] = b;
-        return m;
-    }
-}
-
 /// <summary>The RMT trainer and every baseline / ablation that is a configuration of it
 /// (<see cref="MidTrainPresets"/>). Owns the optimizer, the sampler and their state; the policy and
-/// reference models belong to the caller.</summary>
+/// reference models belong to the caller. Driven one step at a time (<see cref="TrainStep"/>, then
+/// <see cref="SaveCheckpoint"/> / <see cref="RestoreState"/>), by the mid-train executor as by
+/// <c>MathGrpoTrainer</c>'s.</summary>
 public sealed class RmtTrainer : IDisposable
 {
     private readonly CausalLM policy;
@@ -118,25 +100,6 @@ public sealed class RmtTrainer : IDisposable
     public KeyPositionSampler KeySampler => keySampler;
     public PolicyOptimizer Optimizer => optimizer;
     public TextSampler Sampler => sampler;
-
-    /// <summary>Runs the remaining steps; reports progress every Schedule.ProgressEvery steps and at the
-    /// end, and calls <paramref name="checkpoint"/> every Schedule.CheckpointEvery steps and at the end.</summary>
-    public void Train(Action<MidTrainProgress>? progress = null, Action<RmtTrainer>? checkpoint = null, int? stopAfter = null)
-    {
-        int last = Math.Min(Config.Schedule.Steps, stopAfter ?? int.MaxValue);
-        int reported = history.Count;
-        while (Step < last)
-        {
-            TrainStep();
-            bool end = Step == last;
-            if (progress is not null && (Step % Config.Schedule.ProgressEvery == 0 || end))
-            {
-                progress(Summarize(history.Skip(reported).ToList()));
-                reported = history.Count;
-            }
-            if (checkpoint is not null && (Step % Config.Schedule.CheckpointEvery == 0 || end)) checkpoint(this);
-        }
-    }
 
     /// <summary>One optimizer step (or UpdatesPerBatch steps on the same rollouts).</summary>
     public MidTrainStepStats TrainStep()
@@ -278,15 +241,6 @@ public sealed class RmtTrainer : IDisposable
             tensor(input, [n, width], int64).to(device),               // (B, W)
             tensor(targets, [n, width], int64).to(device),             // (B, W)
             tensor(mask, [n, width]).to(device));                      // (B, W)
-    }
-
-    private MidTrainProgress Summarize(IReadOnlyList<MidTrainStepStats> steps)
-    {
-        var s = steps.Count > 0 ? steps : history;
-        var lastStats = s[^1];
-        return new MidTrainProgress(lastStats.Step + 1, Config.Schedule.Steps, s.Average(x => x.Reward), s.Average(x => x.Accuracy),
-            s.Average(x => x.WellFormed), lastStats.Budget, s.Average(x => x.ReasoningLength), s.Average(x => x.Loss.Total),
-            s.Average(x => x.TokensPerSecond));
     }
 
     /// <summary>Where training stands: step, tokens, sampler RNG and the last step's metrics.</summary>

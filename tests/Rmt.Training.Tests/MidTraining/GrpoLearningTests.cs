@@ -33,7 +33,7 @@ public sealed class GrpoLearningTests(TinyReasoner reasoner, ITestOutputHelper o
         using var model = reasoner.Load();
         var (tokens, entropies) = TinyReasoner.AnswerCorpus('z');
         using var trainer = new RmtTrainer(Config(MidTrainPresets.Rpt(), 30, lr: 3e-3), model, TinyReasoner.Tokenizer, tokens, entropies);
-        trainer.Train(p => output.WriteLine(p.ToString()));
+        RmtTrainerTests.TrainToEnd(trainer);
         var (before, _) = Mean(trainer.History.Take(5));
         var (after, _) = Mean(trainer.History.TakeLast(5));
         output.WriteLine($"rollout accuracy: first 5 steps {before:F3}, last 5 steps {after:F3}");
@@ -54,7 +54,7 @@ public sealed class GrpoLearningTests(TinyReasoner reasoner, ITestOutputHelper o
             Grpo = new GrpoConfig(KlWeight: 0.02),
         };
         using var trainer = new RmtTrainer(config, model, TinyReasoner.Tokenizer, tokens, entropies, reference);
-        trainer.Train(p => output.WriteLine(p.ToString()));
+        RmtTrainerTests.TrainToEnd(trainer);
         var h = trainer.History;
         var (accBefore, lenBefore) = Mean(h.Take(5));
         var (accAfter, lenAfter) = Mean(h.TakeLast(5));
