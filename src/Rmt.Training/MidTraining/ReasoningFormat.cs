@@ -20,13 +20,14 @@ public sealed partial class ReasoningFormat
 
     public ReasoningFormat(ITokenizer tokenizer, string answerFormat = RolloutConfig.NextTokenFormat)
     {
-        if (!RolloutConfig.FormatNames.Contains(answerFormat))
-            throw new ArgumentException($"answer format '{answerFormat}' is unknown; use one of {string.Join(", ", RolloutConfig.FormatNames)}", nameof(answerFormat));
         this.tokenizer = tokenizer;
-        AnswerFormat = answerFormat;
+        Answer = AnswerFormats.Of(answerFormat);
     }
 
-    public string AnswerFormat { get; }
+    /// <summary>How the answer follows &lt;/think&gt;, chosen once from the configured name.</summary>
+    public IAnswerFormat Answer { get; }
+
+    public string AnswerFormat => Answer.Name;
     public ITokenizer Tokenizer => tokenizer;
 
     /// <summary>The budget hint text, e.g. " [budget 12]".</summary>
@@ -48,8 +49,7 @@ public sealed partial class ReasoningFormat
     public string Example(string context, int? budget, string reasoning, string answer)
     {
         string hint = budget is int b ? BudgetHint(b) : "";
-        string shown = AnswerFormat == RolloutConfig.BoxedFormat ? $"\\boxed{{{answer}}}" : answer;
-        return $"{context}{hint}{ThinkStartText}{reasoning}{ThinkEndText}{shown}{EndOfTextText}";
+        return $"{context}{hint}{ThinkStartText}{reasoning}{ThinkEndText}{Answer.Show(answer)}{EndOfTextText}";
     }
 
     public string ThinkStartText => tokenizer.Decode([tokenizer.ThinkStart]);
@@ -66,31 +66,13 @@ public sealed partial class ReasoningFormat
             int length = stop < 0 ? response.Count : stop;
             return ParsedResponse.Malformed(length, stop < 0 ? response.Count : stop + 1, "no </think>");
         }
-        return AnswerFormat == RolloutConfig.NextTokenFormat ? ParseNextToken(response, end) : ParseBoxed(response, end);
+        return Answer.Parse(tokenizer, response, end);
     }
 
-    private ParsedResponse ParseNextToken(IReadOnlyList<int> response, int end)
+    internal static int IndexOf(IReadOnlyList<int> tokens, int value, int from)
     {
-        int at = end + 1;
-        if (at >= response.Count) return ParsedResponse.Malformed(end, response.Count, "nothing after </think>");
-        int answer = response[at];
-        if (answer == tokenizer.EndOfText || answer == tokenizer.ThinkStart || answer == tokenizer.ThinkEnd)
-            return ParsedResponse.Malformed(end, at + 1, "a special token instead of an answer after </think>");
-        int scored = at + 1 < response.Count && response[at + 1] == tokenizer.EndOfText ? at + 2 : at + 1;
-        return new ParsedResponse(true, end, [answer], tokenizer.Decode([answer]), scored, null);
-    }
-
-    private ParsedResponse ParseBoxed(IReadOnlyList<int> response, int end)
-    {
-        int stop = IndexOf(response, tokenizer.EndOfText, end + 1);
-        int upTo = stop < 0 ? response.Count : stop;
-        var tail = new List<int>();
-        for (int i = end + 1; i < upTo; i++) tail.Add(response[i]);
-        string text = tokenizer.Decode(tail);
-        string? boxed = Boxed(text);
-        int scored = stop < 0 ? response.Count : stop + 1;
-        if (boxed is null) return ParsedResponse.Malformed(end, scored, "no \\boxed{...} after </think>");
-        return new ParsedResponse(true, end, [.. tail], boxed, scored, null);
+        for (int i = from; i < tokens.Count; i++) if (tokens[i] == value) return i;
+        return -1;
     }
 
     /// <summary>The content of the first balanced \boxed{...} in <paramref name="text"/>, or null.</summary>
@@ -107,14 +89,99 @@ public sealed partial class ReasoningFormat
         return null;
     }
 
-    private static int IndexOf(IReadOnlyList<int> tokens, int value, int from)
-    {
-        for (int i = from; i < tokens.Count; i++) if (tokens[i] == value) return i;
-        return -1;
-    }
-
     [GeneratedRegex(@"\\boxed\{")]
     private static partial Regex BoxedStart();
+}
+
+/// <summary>How an answer follows &lt;/think&gt;: read, shown in worked examples, and matched against
+/// the target token. One implementation per <see cref="RolloutConfig.FormatNames"/>, chosen once
+/// (<see cref="AnswerFormats.Of"/>), never by comparing names at score time.</summary>
+public interface IAnswerFormat
+{
+    string Name { get; }
+
+    /// <summary>Tokens the answer may take after &lt;/think&gt; (the response budget adds them).</summary>
+    int MaxAnswerTokens { get; }
+
+    /// <summary>The answer as a worked example writes it.</summary>
+    string Show(string answer);
+
+    /// <summary>Reads the answer of <paramref name="response"/>, whose &lt;/think&gt; is at <paramref name="end"/>.</summary>
+    ParsedResponse Parse(ITokenizer tokenizer, IReadOnlyList<int> response, int end);
+
+    /// <summary>Whether a well-formed answer is the target token (the paper's exact match).</summary>
+    bool Matches(ParsedResponse response, int target, ITokenizer tokenizer);
+}
+
+/// <summary>The answer formats by configured name.</summary>
+public static class AnswerFormats
+{
+    public static IAnswerFormat Of(string name) => name switch
+    {
+        RolloutConfig.NextTokenFormat => NextTokenAnswer.Instance,
+        RolloutConfig.BoxedFormat => BoxedAnswer.Instance,
+        _ => throw new ArgumentException($"answer format '{name}' is unknown; use one of {string.Join(", ", RolloutConfig.FormatNames)}", nameof(name)),
+    };
+}
+
+/// <summary>"next-token": the single token right after &lt;/think&gt; (small models). It matches when it is the target id.</summary>
+public sealed class NextTokenAnswer : IAnswerFormat
+{
+    public static readonly NextTokenAnswer Instance = new();
+
+    public string Name => RolloutConfig.NextTokenFormat;
+
+    public int MaxAnswerTokens => 1;
+
+    public string Show(string answer) => answer;
+
+    public bool Matches(ParsedResponse response, int target, ITokenizer tokenizer) =>
+        response.AnswerTokens.Length == 1 && response.AnswerTokens[0] == target;
+
+    public ParsedResponse Parse(ITokenizer tokenizer, IReadOnlyList<int> response, int end)
+    {
+        int at = end + 1;
+        if (at >= response.Count) return ParsedResponse.Malformed(end, response.Count, "nothing after </think>");
+        int answer = response[at];
+        if (answer == tokenizer.EndOfText || answer == tokenizer.ThinkStart || answer == tokenizer.ThinkEnd)
+            return ParsedResponse.Malformed(end, at + 1, "a special token instead of an answer after </think>");
+        int scored = at + 1 < response.Count && response[at + 1] == tokenizer.EndOfText ? at + 2 : at + 1;
+        return new ParsedResponse(true, end, [answer], tokenizer.Decode([answer]), scored, null);
+    }
+
+}
+
+/// <summary>"boxed": \boxed{text} anywhere after &lt;/think&gt; (large models). It matches when the boxed
+/// text equals the target token's text, both trimmed (a BPE token often carries a leading space the
+/// box drops).</summary>
+public sealed class BoxedAnswer : IAnswerFormat
+{
+    public static readonly BoxedAnswer Instance = new();
+
+    public string Name => RolloutConfig.BoxedFormat;
+
+    public int MaxAnswerTokens => 16;
+
+    public string Show(string answer) => $"\\boxed{{{answer}}}";
+
+    public bool Matches(ParsedResponse response, int target, ITokenizer tokenizer)
+    {
+        string text = tokenizer.Decode([target]).Trim();
+        return text.Length > 0 && response.AnswerText.Trim() == text;
+    }
+
+    public ParsedResponse Parse(ITokenizer tokenizer, IReadOnlyList<int> response, int end)
+    {
+        int stop = ReasoningFormat.IndexOf(response, tokenizer.EndOfText, end + 1);
+        int upTo = stop < 0 ? response.Count : stop;
+        var tail = new List<int>();
+        for (int i = end + 1; i < upTo; i++) tail.Add(response[i]);
+        string text = tokenizer.Decode(tail);
+        string? boxed = ReasoningFormat.Boxed(text);
+        int scored = stop < 0 ? response.Count : stop + 1;
+        if (boxed is null) return ParsedResponse.Malformed(end, scored, "no \\boxed{...} after </think>");
+        return new ParsedResponse(true, end, [.. tail], boxed, scored, null);
+    }
 }
 
 /// <summary>A response read by <see cref="ReasoningFormat.Parse"/>.</summary>

@@ -23,14 +23,10 @@ public interface IRewardFunction
 /// surrounding white space trimmed (a BPE token often carries a leading space the box drops).</summary>
 public sealed class ExactMatchReward(ITokenizer tokenizer, string answerFormat = RolloutConfig.NextTokenFormat) : IRewardFunction
 {
-    public double Score(ParsedResponse response, RewardContext context)
-    {
-        if (!response.WellFormed) return 0.0;
-        if (answerFormat == RolloutConfig.NextTokenFormat)
-            return response.AnswerTokens.Length == 1 && response.AnswerTokens[0] == context.Target ? 1.0 : 0.0;
-        string target = tokenizer.Decode([context.Target]).Trim();
-        return target.Length > 0 && response.AnswerText.Trim() == target ? 1.0 : 0.0;
-    }
+    private readonly IAnswerFormat format = AnswerFormats.Of(answerFormat);
+
+    public double Score(ParsedResponse response, RewardContext context) =>
+        response.WellFormed && format.Matches(response, context.Target, tokenizer) ? 1.0 : 0.0;
 }
 
 /// <summary>RPT's prefix-matching reward: 1 when the predicted text equals the ground-truth text of
@@ -86,7 +82,7 @@ public sealed class CombinedReward(IRewardFunction accuracy, LengthReward length
         return (1.0 - lengthWeight) * rPos + lengthWeight * length.Score(response.ReasoningTokens, budget);
     }
 
-    /// <summary>The reward a <see cref="RewardConfig"/> describes.</summary>
+    /// <summary>The reward a <see cref="RewardConfig"/> describes; the match is chosen here, once.</summary>
     public static CombinedReward From(RewardConfig config, ITokenizer tokenizer, string answerFormat)
     {
         IRewardFunction accuracy = config.Match == RewardConfig.BytePrefixMatch

@@ -31,7 +31,7 @@ public sealed class NextTokenRollouts(ReasoningFormat format, int contextTokens,
 
     /// <summary>Tokens one response may generate: the reasoning cap, &lt;/think&gt;, the answer
     /// (1 token, or up to 16 for a \boxed{...}) and end-of-text.</summary>
-    public int MaxNewTokens(int maxReasoningTokens) => maxReasoningTokens + 1 + (Format.AnswerFormat == Contracts.RolloutConfig.BoxedFormat ? 16 : 1) + 1;
+    public int MaxNewTokens(int maxReasoningTokens) => maxReasoningTokens + 1 + Format.Answer.MaxAnswerTokens + 1;
 
     public SamplingOptions Options(int maxReasoningTokens, double temperature, double topP, bool greedy) => new(
         MaxNewTokens: MaxNewTokens(maxReasoningTokens),
