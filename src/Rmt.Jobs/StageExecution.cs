@@ -26,20 +26,6 @@ public interface IStageExecutor
 /// trainer_state.json) into an empty local folder.</summary>
 public delegate void CheckpointWriter(string directory);
 
-/// <summary>What a step produced, as the paper's plots need it. Absent values do not apply.</summary>
-public sealed record StepMetrics(
-    long Step,
-    double? Loss = null,
-    double? Reward = null,
-    double? Accuracy = null,
-    double? Budget = null,
-    double? ReasoningLength = null,
-    double? TokensPerSecond = null)
-{
-    public StageProgress ToProgress(long totalSteps) =>
-        new(Step, totalSteps, Loss, Reward, Accuracy, Budget, ReasoningLength, TokensPerSecond);
-}
-
 /// <summary>What a finished executor hands back to the runner (the orchestration's record of a stage
 /// is another thing: Rmt.Pipeline's StageOutcome).</summary>
 /// <param name="FinalStep">The step the stage ended at (equals the total steps when it ran to the end).</param>
@@ -66,15 +52,15 @@ public sealed record ResumePoint(CheckpointRef Checkpoint, string LocalDir);
 /// stop requests.</summary>
 public sealed class StageContext
 {
-    private readonly Func<StepMetrics, CheckpointWriter, CancellationToken, Task> _afterStep;
-    private readonly Func<StepMetrics, CancellationToken, Task> _report;
+    private readonly Func<StageProgress, CheckpointWriter, CancellationToken, Task> _afterStep;
+    private readonly Func<StageProgress, CancellationToken, Task> _report;
     private readonly Func<long, CheckpointWriter, CancellationToken, Task> _final;
 
     internal StageContext(
         StageJob job, string workDir, string? datasetPath, string? evalDatasetPath, string? baseCheckpointDir,
         ResumePoint? resume, long totalSteps, JobStopSignal stop, ILogger logger, string? deviceOverride,
-        Func<StepMetrics, CheckpointWriter, CancellationToken, Task> afterStep,
-        Func<StepMetrics, CancellationToken, Task> report,
+        Func<StageProgress, CheckpointWriter, CancellationToken, Task> afterStep,
+        Func<StageProgress, CancellationToken, Task> report,
         Func<long, CheckpointWriter, CancellationToken, Task> final)
     {
         Job = job;
@@ -145,10 +131,16 @@ public sealed class StageContext
     /// null until the executor asked <see cref="DeviceFor"/>. The stage report records it.</summary>
     public Precision? Precision { get; private set; }
 
+    /// <summary>The step's progress record (<see cref="StageProgress"/>: the one record of a step's
+    /// metrics, in events, metrics.jsonl and telemetry), with this stage's total steps.</summary>
+    public StageProgress Progress(long step, double? loss = null, double? reward = null, double? accuracy = null,
+        double? budget = null, double? reasoningLength = null, double? tokensPerSecond = null) =>
+        new(step, TotalSteps, loss, reward, accuracy, budget, reasoningLength, tokensPerSecond);
+
     /// <summary>Call after every optimizer step. Publishes progress every ProgressEvery steps, saves
     /// and uploads a checkpoint every CheckpointEvery steps (with <paramref name="writeCheckpoint"/>),
     /// and, when a stop was requested, saves a checkpoint and throws <see cref="StageStoppedException"/>.</summary>
-    public Task AfterStepAsync(StepMetrics metrics, CheckpointWriter writeCheckpoint, CancellationToken ct) =>
+    public Task AfterStepAsync(StageProgress metrics, CheckpointWriter writeCheckpoint, CancellationToken ct) =>
         _afterStep(metrics, writeCheckpoint, ct);
 
     /// <summary>Saves and uploads the checkpoint of the last step unless <see cref="AfterStepAsync"/>
@@ -163,7 +155,7 @@ public sealed class StageContext
 
     /// <summary>Progress of work without checkpoints (evaluation): published every ProgressEvery
     /// steps; throws <see cref="StageStoppedException"/> when a stop was requested.</summary>
-    public Task ReportAsync(StepMetrics metrics, CancellationToken ct) => _report(metrics, ct);
+    public Task ReportAsync(StageProgress metrics, CancellationToken ct) => _report(metrics, ct);
 }
 
 /// <summary>Thrown out of a stage after a stop request was honoured (checkpoint saved when the stage

@@ -159,7 +159,7 @@ internal sealed class JobAttempt
         }
     }
 
-    private async Task AfterStepAsync(StepMetrics metrics, CheckpointWriter write, CancellationToken ct)
+    private async Task AfterStepAsync(StageProgress metrics, CheckpointWriter write, CancellationToken ct)
     {
         await _outputs!.ReportProgressAsync(metrics, ct);
         if (metrics.Step % _checkpointEvery == 0) await _checkpoints.SaveOnceAsync(metrics.Step, write, ct);
@@ -173,7 +173,7 @@ internal sealed class JobAttempt
         ct.ThrowIfCancellationRequested();
     }
 
-    private async Task ReportAsync(StepMetrics metrics, CancellationToken ct)
+    private async Task ReportAsync(StageProgress metrics, CancellationToken ct)
     {
         await _outputs!.ReportProgressAsync(metrics, ct);
         if (_stop.IsRequested)

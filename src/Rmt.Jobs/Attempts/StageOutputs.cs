@@ -10,15 +10,14 @@ namespace Rmt.Jobs.Attempts;
 internal sealed class StageOutputs(
     IArtifactStore store, StageJob job, string workDir, long totalSteps, int progressEvery, StageEventPublisher events, TimeProvider time, ILogger logger)
 {
-    public async Task ReportProgressAsync(StepMetrics metrics, CancellationToken ct)
+    public async Task ReportProgressAsync(StageProgress metrics, CancellationToken ct)
     {
         if (metrics.Step % progressEvery != 0 && metrics.Step != totalSteps) return;
-        var progress = metrics.ToProgress(totalSteps);
         logger.LogDebug("{Stage} step {Step}/{Total}{Loss}{Reward}{Accuracy}{Speed}", job.Stage, metrics.Step, totalSteps,
             metrics.Loss is { } l ? $" loss {l:F4}" : "", metrics.Reward is { } r ? $" reward {r:F3}" : "",
             metrics.Accuracy is { } a ? $" accuracy {a:F3}" : "", metrics.TokensPerSecond is { } t ? $" {t:F0} tok/s" : "");
-        var line = new MetricsLine(metrics.Step, totalSteps, job.Attempt, time.GetUtcNow(), metrics.Loss, metrics.Reward,
-            metrics.Accuracy, metrics.Budget, metrics.ReasoningLength, metrics.TokensPerSecond);
+        var progress = metrics with { TotalSteps = totalSteps };
+        var line = new MetricsLine(job.Attempt, time.GetUtcNow(), progress);
         try
         {
             await store.AppendLinesAsync(BlobLayout.StageMetrics(job.RunId, job.Stage), [JobsJson.Serialize(line)], ct);

@@ -65,7 +65,7 @@ public sealed class EvalExecutor : IStageExecutor
                 ["math_format_rate"] = result.FormatRate,
                 ["math_completion_tokens"] = result.MeanCompletionTokens,
             };
-            await context.ReportAsync(new StepMetrics(1, Accuracy: result.Accuracy, ReasoningLength: result.MeanCompletionTokens), ct);
+            await context.ReportAsync(context.Progress(1, accuracy: result.Accuracy, reasoningLength: result.MeanCompletionTokens), ct);
             var section = new StringBuilder().AppendLine("## Math evaluation").AppendLine()
                 .AppendLine(string.Create(CultureInfo.InvariantCulture,
                     $"{result.Problems} problems: greedy accuracy {result.Accuracy:P1}, pass@{result.K} {result.PassAtK:P1}, format {result.FormatRate:P1}, mean completion {result.MeanCompletionTokens:F1} tokens."))
@@ -110,7 +110,7 @@ public sealed class EvalExecutor : IStageExecutor
             rows.Add((reasoning ? "with reasoning" : "next-token argmax (NTP)", result));
             // With reasoning is the run's own model; argmax is the NTP baseline row of the report.
             NextTokenMetrics.Add(metrics, reasoning ? null : StageMetricNames.NtpBaseline, result);
-            await context.ReportAsync(new StepMetrics(step, Accuracy: result.Accuracy.Average, ReasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
+            await context.ReportAsync(context.Progress(step, accuracy: result.Accuracy.Average, reasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
         }
         var section = "## Next-token accuracy by entropy tier\n\n" +
             string.Create(CultureInfo.InvariantCulture, $"Up to {perTier} positions per tier, {contextTokens} context tokens, at most {maxReasoning} reasoning tokens, budget hint {(budget is int h ? h.ToString(CultureInfo.InvariantCulture) : "none")}{(trained is null ? "" : " (as mid-training ended)")}; tiers by the checkpoint's own top-{curriculum.TopK} entropy.\n\n") +

@@ -53,8 +53,8 @@ public sealed class MidTrainExecutor : IStageExecutor
             var s = trainer.TrainStep();
             if (!double.IsFinite(s.Loss.Total))
                 throw new InvalidOperationException($"mid-train loss is {s.Loss.Total} at step {trainer.Step}; lower midTrain.schedule.learningRate");
-            await context.AfterStepAsync(new StepMetrics(trainer.Step, Loss: s.Loss.Total, Reward: s.Reward, Accuracy: s.Accuracy,
-                Budget: s.Budget, ReasoningLength: s.ReasoningLength, TokensPerSecond: s.TokensPerSecond), Save, ct);
+            await context.AfterStepAsync(context.Progress(trainer.Step, loss: s.Loss.Total, reward: s.Reward, accuracy: s.Accuracy,
+                budget: s.Budget, reasoningLength: s.ReasoningLength, tokensPerSecond: s.TokensPerSecond), Save, ct);
         }
         await context.SaveFinalCheckpointAsync(trainer.Step, Save, ct);
 

@@ -89,8 +89,8 @@ public sealed class PostTrainExecutor : IStageExecutor
                     $"step {m.Step}/{config.Schedule.Steps}: reward {m.Reward:F3} correct {m.Correct:P1} format {m.Format:P1} tokens {m.CompletionTokens:F1} loss {m.Loss:F4} lr {m.LearningRate:G3}"));
             if (config.EvalEvery > 0 && m.Step % config.EvalEvery == 0 && m.Step < config.Schedule.Steps)
                 evaluations.Add(new PostTrainEvaluation(m.Step, evaluator.Evaluate(heldOut, evalSeed)));
-            await context.AfterStepAsync(new StepMetrics(m.Step, Loss: m.Loss, Reward: m.Reward, Accuracy: m.Correct, ReasoningLength: m.CompletionTokens,
-                TokensPerSecond: m.Seconds > 0 ? m.CompletionTokens * config.Schedule.BatchSize * config.GroupSize / m.Seconds : null), Save, ct);
+            await context.AfterStepAsync(context.Progress(m.Step, loss: m.Loss, reward: m.Reward, accuracy: m.Correct, reasoningLength: m.CompletionTokens,
+                tokensPerSecond: m.Seconds > 0 ? m.CompletionTokens * config.Schedule.BatchSize * config.GroupSize / m.Seconds : null), Save, ct);
         }
         await context.SaveFinalCheckpointAsync(trainer.Step, Save, ct);
 

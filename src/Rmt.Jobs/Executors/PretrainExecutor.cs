@@ -45,7 +45,7 @@ public sealed class PretrainExecutor : IStageExecutor
                 if (!double.IsFinite(step.Loss))
                     throw new InvalidOperationException(
                         $"pretrain loss is {step.Loss} at step {step.Step}; lower pretrain.schedule.learningRate or raise gradClip's strictness (smaller value)");
-                await context.AfterStepAsync(new StepMetrics(step.Step, Loss: step.Loss, TokensPerSecond: step.TokensPerSecond), Save, ct);
+                await context.AfterStepAsync(context.Progress(step.Step, loss: step.Loss, tokensPerSecond: step.TokensPerSecond), Save, ct);
             }
 
             await context.SaveFinalCheckpointAsync(trainer.Step, Save, ct);

@@ -27,7 +27,8 @@ namespace Rmt.Training.MidTraining;
 // whole batch, so the RL step size does not depend on klWeight (RPT, as its paper ran it, has no KL). Baselines: NtpWeight = 0 (RPT, w/o NTP), Budget.Enabled = false,
 // Curriculum.Enabled = false, Reinforcement = false (NTP continued, BatchSize x G windows per step).
 
-/// <summary>What one step did (averages over its rollouts).</summary>
+/// <summary>What one step did (averages over its rollouts), in the trainer's own detail (loss terms,
+/// tier mix, learning rate; experiments keep it). The job reports a step as Rmt.Contracts' StageProgress.</summary>
 public sealed record MidTrainStepStats(
     int Step, double Reward, double Accuracy, double WellFormed, int? Budget, double ReasoningLength,
     LossTerms Loss, double TokensPerSecond, double Seconds, TierMix Mix, double LearningRate);
