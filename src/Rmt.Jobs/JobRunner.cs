@@ -28,7 +28,9 @@ namespace Rmt.Jobs;
 ///   publishes 'failed' with its kind (exit 4 retryable, 5 permanent).</item>
 /// </list>
 /// Cancelling the <see cref="CancellationToken"/> passed in is a hard abort (like a kill): nothing is
-/// saved or published; the next attempt resumes from the last uploaded checkpoint.</summary>
+/// saved or published; the next attempt resumes from the last uploaded checkpoint. This class takes,
+/// claims and settles; a claimed attempt runs in <see cref="JobAttempt"/> and its pieces (Attempts/).
+/// The container job, the local child process and `train`/`eval` (<see cref="FolderJob"/>) all run here.</summary>
 public sealed class JobRunner
 {
     private readonly IArtifactStore _store;

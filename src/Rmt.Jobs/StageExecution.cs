@@ -148,11 +148,6 @@ public sealed class StageContext
     public Task SaveFinalCheckpointAsync(long step, CheckpointWriter writeCheckpoint, CancellationToken ct) =>
         _final(step, writeCheckpoint, ct);
 
-    /// <summary>Saves and uploads a checkpoint at <paramref name="step"/> now (unless that step already
-    /// has one), for trainers that decide their own checkpoint cadence.</summary>
-    public Task SaveCheckpointAsync(long step, CheckpointWriter writeCheckpoint, CancellationToken ct) =>
-        _final(step, writeCheckpoint, ct);
-
     /// <summary>Progress of work without checkpoints (evaluation): published every ProgressEvery
     /// steps; throws <see cref="StageStoppedException"/> when a stop was requested.</summary>
     public Task ReportAsync(StageProgress metrics, CancellationToken ct) => _report(metrics, ct);
