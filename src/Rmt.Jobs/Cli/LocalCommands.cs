@@ -115,7 +115,10 @@ public static class LocalCommands
         try
         {
             var outcome = await FolderJob.RunAsync(work.Job, work.Inputs, work.Out, executors, logger, printer.OnEvent, stop, abort.Token);
-            printer.Line(outcome.Summary);
+            if (outcome.ExitCode is JobExitCode.FailedPermanent or JobExitCode.FailedRetryable)
+                await error.WriteLineAsync($"{command} failed: {outcome.Summary}"); // the runner caught it and said which kind
+            else
+                printer.Line(outcome.Summary);
             if (outcome.Result?.Metrics is { Count: > 0 } metrics)
                 foreach (var (name, value) in metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
                     printer.Line($"  {name} = {value:G6}");
