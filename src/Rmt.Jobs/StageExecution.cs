@@ -83,6 +83,10 @@ public sealed class StageContext
     /// <summary>A private folder for this attempt (scratch files, plots).</summary>
     public string WorkDir { get; }
 
+    /// <summary>A folder kept across attempts of this run and stage on this machine, for caches keyed by
+    /// their inputs' content (proxy entropies): a rerun of `train` over the same --out finds them again.</summary>
+    public string CacheDir => Path.Combine(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(WorkDir))!, "cache");
+
     /// <summary>Local copy of the job's dataset (a file, or a folder when the dataset is a blob prefix).</summary>
     public string? DatasetPath { get; }
 

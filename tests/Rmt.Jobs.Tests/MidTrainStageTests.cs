@@ -7,7 +7,8 @@ using Rmt.Training.MidTraining;
 namespace Rmt.Jobs.Tests;
 
 /// <summary>Mid-training from files through the job lifecycle (<see cref="FolderJob"/>): checkpoints at
-/// the cadence, each with its config, and a longer second run resumes from the newest one. (It replaced
+/// the cadence, each with its config, and a longer second run resumes from the newest one and reuses the
+/// cached proxy entropies. (It replaced
 /// MidTrainRun, a second loop over RmtTrainer that the pipeline never used.)</summary>
 public sealed class MidTrainStageTests : IDisposable
 {
@@ -42,6 +43,8 @@ public sealed class MidTrainStageTests : IDisposable
         Assert.Null(first.ResumedFromStep);
         var step2 = Path.Combine(_work, "mid-train", "checkpoints", "step-2");
         Assert.Equal(config, RmtTrainer.ReadConfig(step2));
+        var cache = Assert.Single(Directory.GetFiles(Path.Combine(_work, "mid-train", "work", FolderJob.RunId, "mid-train", "cache", "entropy"), "*.f32"));
+        var cachedAt = File.GetLastWriteTimeUtc(cache);
 
         var longer = config with { Schedule = config.Schedule with { Steps = 3 } };
         var second = await RunAsync(job with { MidTrain = longer }, inputs, "mid-train");
@@ -50,5 +53,6 @@ public sealed class MidTrainStageTests : IDisposable
         var step3 = Path.Combine(_work, "mid-train", "checkpoints", "step-3");
         Assert.Equal(3, Checkpoint.ReadState(step3)!.Step);
         Assert.Equal(longer, RmtTrainer.ReadConfig(step3));
+        Assert.Equal(cachedAt, File.GetLastWriteTimeUtc(cache)); // the second run read the first run's proxy entropies
     }
 }

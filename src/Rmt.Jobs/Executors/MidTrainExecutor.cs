@@ -37,7 +37,7 @@ public sealed class MidTrainExecutor : IStageExecutor
         var tokens = loaded.Tokenizer.Encode(File.ReadAllText(corpusPath));
         if (tokens.Length < config.ContextTokens + 2)
             throw new ContractException($"mid-train dataset has {tokens.Length} tokens; midTrain.contextTokens={config.ContextTokens} needs more. Give a larger corpus");
-        var entropies = Entropies(config, config.Curriculum.ProxyCheckpoint ?? baseDir, corpusPath, context.WorkDir, tokens, device);
+        var entropies = Entropies(config, config.Curriculum.ProxyCheckpoint ?? baseDir, corpusPath, context.CacheDir, tokens, device);
         using var reference = config.Grpo.KlWeight > 0 ? ModelIO.Load(baseDir, device) : null;
         using var trainer = new RmtTrainer(config, loaded.Model, loaded.Tokenizer, tokens, entropies, reference);
         if (context.Resume is { } resume)
@@ -71,7 +71,7 @@ public sealed class MidTrainExecutor : IStageExecutor
         {
             var evalFile = StageData.SingleFile(evalPath, "mid-train eval dataset");
             var evalTokens = loaded.Tokenizer.Encode(File.ReadAllText(evalFile));
-            var evalEntropies = Entropies(config, config.Curriculum.ProxyCheckpoint ?? baseDir, evalFile, context.WorkDir, evalTokens, device);
+            var evalEntropies = Entropies(config, config.Curriculum.ProxyCheckpoint ?? baseDir, evalFile, context.CacheDir, evalTokens, device);
             var tiers = new EntropyTiers(config.Curriculum);
             var finalBudget = trainer.History.Count > 0 ? trainer.History[^1].Budget : null; // the budget the policy ended training with
             var options = new NextTokenEvalOptions(Reasoning: config.Reinforcement, Budget: config.Budget.Enabled ? finalBudget : null,
@@ -98,10 +98,10 @@ public sealed class MidTrainExecutor : IStageExecutor
     private static MidTrainConfig Config(StageJob job) =>
         job.MidTrain ?? throw new ContractException("stage job of kind 'mid-train' has no 'midTrain' config; add it");
 
-    /// <summary>Proxy top-k entropies of every corpus position, cached in the work folder.</summary>
-    private static float[] Entropies(MidTrainConfig config, string proxyDir, string dataPath, string workDir, IReadOnlyList<int> tokens, TorchSharp.torch.Device device)
+    /// <summary>Proxy top-k entropies of every corpus position, cached in the stage's cache folder (keyed by the tokens and the proxy's files).</summary>
+    private static float[] Entropies(MidTrainConfig config, string proxyDir, string dataPath, string cacheDir, IReadOnlyList<int> tokens, TorchSharp.torch.Device device)
     {
-        var cacheTarget = Path.Combine(workDir, "entropy", Path.GetFileName(dataPath));
+        var cacheTarget = Path.Combine(cacheDir, "entropy", Path.GetFileName(dataPath));
         Directory.CreateDirectory(Path.GetDirectoryName(cacheTarget)!);
         var (entropies, _) = EntropyCache.LoadOrCompute(cacheTarget, tokens, EntropyCache.Fingerprint(proxyDir), config.Curriculum.TopK, () =>
         {
