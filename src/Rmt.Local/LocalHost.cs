@@ -9,12 +9,12 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Rmt.Cloud;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Contracts;
 using Rmt.Local.Api;
 using Rmt.Local.Jobs;
 using Rmt.Pipeline;
-using Rmt.Pipeline.Hosting;
+using Rmt.Local.Hosting;
 using Rmt.Pipeline.Http;
 
 namespace Rmt.Local;
@@ -109,7 +109,7 @@ public sealed class LocalHost : IAsyncDisposable
                 w.UseGrpc(backend.Channel);
             });
             builder.Services.AddDurableTaskClient(c => c.UseGrpc(backend.Channel));
-            builder.Services.AddPipelineOpenApi();
+            builder.Services.AddPipelineOpenApi(PipelineApi.Host.Local);
             builder.Services.AddSingleton(sp => new PipelineHandlers(
                 sp.GetRequiredService<DurableTaskClient>(), sp.GetRequiredService<ILogger<PipelineHandlers>>(), options.Monitor));
 

@@ -3,7 +3,7 @@ using Rmt.Cloud;
 using Rmt.Contracts;
 using Rmt.Local.Jobs;
 using Rmt.Pipeline;
-using Rmt.Pipeline.Hosting;
+using Rmt.Local.Hosting;
 
 namespace Rmt.Local;
 

@@ -1,26 +1,22 @@
+using System.CommandLine;
+using System.CommandLine.Invocation;
 using Microsoft.Extensions.Logging;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Local;
 using Rmt.Local.Demo;
 using Rmt.Local.Jobs;
 
-// The local host of RMT (./run.sh). See LocalCommand for the options.
-LocalCommand command;
-try
+// The local host of RMT (./run.sh). See LocalCommand for the options (--help lists them).
+var (commandLine, bind) = LocalCommand.CreateCommandLine();
+var parse = commandLine.Parse(args);
+if (parse.Action is ParseErrorAction)
 {
-    command = LocalCommand.Parse(args);
-}
-catch (ArgumentException e)
-{
-    Console.Error.WriteLine($"rmt-local: {e.Message}");
-    Console.Error.WriteLine(LocalCommand.Usage);
+    foreach (var error in parse.Errors) Console.Error.WriteLine($"rmt-local: {error.Message}");
+    Console.Error.WriteLine("see: ./run.sh --help");
     return 2;
 }
-if (command.Help)
-{
-    Console.WriteLine(LocalCommand.Usage);
-    return 0;
-}
+if (parse.Action is not null) return parse.Invoke();   // --help, --version
+var command = bind(parse);
 
 using var stop = new CancellationTokenSource();
 Console.CancelKeyPress += (_, e) =>

@@ -22,7 +22,7 @@ public sealed class AzuriteServerTests(AzuriteFixture azurite)
     [Fact]
     public async Task Disposed_azurite_stops_listening()
     {
-        var server = await Local.AzuriteServer.StartAsync();
+        var server = await Azurite.AzuriteServer.StartAsync();
         var port = server.BlobPort;
         await server.DisposeAsync();
 

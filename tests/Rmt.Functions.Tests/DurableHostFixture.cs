@@ -1,4 +1,4 @@
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Local;
 using Rmt.Local.Jobs;
 

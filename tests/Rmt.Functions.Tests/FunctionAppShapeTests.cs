@@ -6,7 +6,8 @@ using Rmt.Pipeline;
 namespace Rmt.Functions.Tests;
 
 /// <summary>What the Functions host will find: a wrapper for every durable task the pipeline
-/// registers, host.json for the Azure Storage backend by identity, and no TorchSharp.</summary>
+/// registers, host.json for the Azure Storage backend by identity, no TorchSharp, and no local
+/// hosting package.</summary>
 public sealed class FunctionAppShapeTests
 {
     private static readonly string[] DurableNames =
@@ -69,5 +70,33 @@ public sealed class FunctionAppShapeTests
         var references = typeof(DurableFunctions).Assembly.GetReferencedAssemblies().Select(a => a.Name).ToList();
         Assert.DoesNotContain(references, n => n!.StartsWith("TorchSharp", StringComparison.Ordinal) || n == "Rmt.Training");
         Assert.False(File.Exists(Path.Combine(AppContext.BaseDirectory, "TorchSharp.dll")));
+    }
+
+    /// <summary>Packages only the local host may use: the in-process test host (its gRPC sidecar) and the
+    /// Azure Storage durable backend it runs on Azurite (Rmt.Local/Hosting), and the trainer's TorchSharp.</summary>
+    private static readonly string[] LocalOnlyPackages =
+    [
+        "Microsoft.DurableTask.InProcessTestHost", "Microsoft.Azure.DurableTask.AzureStorage", "TorchSharp", "TorchSharp-cpu",
+    ];
+
+    [Fact]
+    public void The_deployed_app_carries_no_test_host_no_local_durable_backend_and_no_torchsharp()
+    {
+        // The app's whole restore closure (direct and transitive, projects and packages), as NuGet
+        // resolved it for this build: the test's own output cannot tell, since it also references Rmt.Local.
+        var assets = Path.Combine(RepoRoot(), "src", "Rmt.Functions", "obj", "project.assets.json");
+        using var json = JsonDocument.Parse(File.ReadAllText(assets));
+        var closure = json.RootElement.GetProperty("targets").EnumerateObject().Single().Value
+            .EnumerateObject().Select(library => library.Name.Split('/')[0]).ToList();
+        Assert.Contains("Microsoft.Azure.Functions.Worker", closure);
+        Assert.Contains("Rmt.Pipeline", closure);
+        Assert.All(LocalOnlyPackages, package => Assert.DoesNotContain(package, closure, StringComparer.OrdinalIgnoreCase));
+    }
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "Rmt.sln"))) return dir.FullName;
+        throw new DirectoryNotFoundException("repository root (Rmt.sln) not found above " + AppContext.BaseDirectory);
     }
 }

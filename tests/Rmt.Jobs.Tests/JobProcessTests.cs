@@ -1,6 +1,6 @@
 using System.Diagnostics;
 using System.Text;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Contracts;
 
 namespace Rmt.Jobs.Tests;

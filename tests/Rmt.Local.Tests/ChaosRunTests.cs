@@ -3,7 +3,7 @@ using System.Net;
 using System.Text;
 using Rmt.Cloud;
 using Rmt.Cloud.Faults;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Contracts;
 using Rmt.Local.Demo;
 using Rmt.Local.Jobs;

@@ -25,7 +25,7 @@ public sealed class LocalHostTests : IDisposable
     private Task<LocalHost> StartHostAsync(IReadOnlyList<string> trainer) =>
         LocalHost.StartAsync(new LocalHostOptions
         {
-            RepoRoot = Rmt.Cloud.Local.AzuriteServer.FindRepoRoot(),
+            RepoRoot = Rmt.Cloud.Azurite.AzuriteServer.FindRepoRoot(),
             DataDir = _folder.File("data"),
             JobRunner = Runners.Options(_folder, trainer),
             LogLevel = Microsoft.Extensions.Logging.LogLevel.Warning,

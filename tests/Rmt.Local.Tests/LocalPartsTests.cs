@@ -1,5 +1,5 @@
 using System.Text.Json;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Contracts;
 using Rmt.Local.Demo;
 
@@ -20,9 +20,9 @@ public sealed class LocalPartsTests
 
     [Theory]
     [InlineData(new[] { "--port", "http" }, "--port 'http' is not a port number")]
-    [InlineData(new[] { "--port" }, "--port needs a value")]
+    [InlineData(new[] { "--port" }, "Required argument missing for option: '--port'")]
     [InlineData(new[] { "--size", "huge" }, "--size 'huge' is not known; use demo or tiny")]
-    [InlineData(new[] { "--fast" }, "unknown argument '--fast'")]
+    [InlineData(new[] { "--fast" }, "Unrecognized command or argument '--fast'")]
     public void Bad_arguments_say_what_is_wrong(string[] args, string message)
     {
         var error = Assert.Throws<ArgumentException>(() => LocalCommand.Parse(args));

@@ -7,7 +7,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Local.Api;
 using Rmt.Pipeline.Http;
 
@@ -23,12 +23,12 @@ public sealed class OpenApiDocumentTests
 
     /// <summary>GET /api/openapi.json from the API mapped as the local host maps it (no durable backend:
     /// generating the document calls no handler).</summary>
-    private static async Task<JsonObject> ServedDocumentAsync()
+    private static async Task<JsonObject> ServedDocumentAsync(PipelineApi.Host host)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseKestrel(k => k.Listen(IPAddress.Loopback, 0));
-        builder.Services.AddPipelineOpenApi();
+        builder.Services.AddPipelineOpenApi(host);
         builder.Services.AddSingleton<PipelineHandlers>(_ => throw new InvalidOperationException("the document must not call a handler"));
         await using var app = builder.Build();
         app.MapPipelineApi();
@@ -51,10 +51,12 @@ public sealed class OpenApiDocumentTests
             : document["components"]!["schemas"]![reference["#/components/schemas/".Length..]]!.AsObject();
     }
 
-    [Fact]
-    public async Task Every_route_status_code_and_problem_shape_is_in_the_document()
+    [Theory]
+    [InlineData(PipelineApi.Host.Functions)]
+    [InlineData(PipelineApi.Host.Local)]
+    public async Task Every_route_status_code_and_problem_shape_is_in_the_document(PipelineApi.Host host)
     {
-        var document = await ServedDocumentAsync();
+        var document = await ServedDocumentAsync(host);
         Assert.StartsWith("3.", document["openapi"]!.GetValue<string>(), StringComparison.Ordinal);
         var paths = document["paths"]!.AsObject();
         Assert.Equal(PipelineRoutes.All.Select(r => r.Path).Distinct().Order(StringComparer.Ordinal), paths.Select(p => p.Key).Order(StringComparer.Ordinal));
@@ -65,7 +67,8 @@ public sealed class OpenApiDocumentTests
             Assert.True(operation is not null, $"{route.Method} {route.Path} is missing");
             Assert.Equal(route.Name, operation["operationId"]?.GetValue<string>());
             var responses = operation["responses"]!.AsObject();
-            Assert.Equal(route.ProblemStatuses.Append(route.SuccessStatus).Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture)).Order(StringComparer.Ordinal),
+            var gate = PipelineApi.GateStatuses(host, route.Method);
+            Assert.Equal(route.ProblemStatuses.Concat(gate).Append(route.SuccessStatus).Select(s => s.ToString(System.Globalization.CultureInfo.InvariantCulture)).Order(StringComparer.Ordinal),
                 responses.Select(r => r.Key).Order(StringComparer.Ordinal));
 
             var success = Schema(document, responses[route.SuccessStatus.ToString(System.Globalization.CultureInfo.InvariantCulture)]!["content"]![HandlerResult.JsonContentType]!["schema"]);
@@ -73,13 +76,16 @@ public sealed class OpenApiDocumentTests
                 Assert.True(success["properties"]!.AsObject().ContainsKey(JsonNamingPolicy.CamelCase.ConvertName(property.Name)),
                     $"{route.Name}: {route.SuccessBody.Name}.{property.Name} is not in the {route.SuccessStatus} schema");
 
-            foreach (var status in route.ProblemStatuses)
+            foreach (var status in route.ProblemStatuses.Concat(gate.Where(s => s != PipelineApi.MissingFunctionKey)))
             {
                 var content = responses[status.ToString(System.Globalization.CultureInfo.InvariantCulture)]!["content"]!.AsObject();
                 Assert.Equal([HandlerResult.ProblemContentType], content.Select(c => c.Key));
                 var problem = Schema(document, content[HandlerResult.ProblemContentType]!["schema"]);
                 Assert.Equal(["detail", "field", "instance", "status", "title", "type"], problem["properties"]!.AsObject().Select(p => p.Key).Order(StringComparer.Ordinal));
             }
+
+            if (host == PipelineApi.Host.Functions)
+                Assert.Null(responses[PipelineApi.MissingFunctionKey.ToString(System.Globalization.CultureInfo.InvariantCulture)]!["content"]); // the host's 401 has no body
 
             var parameters = operation["parameters"]?.AsArray().Select(p => (Name: p!["name"]!.GetValue<string>(), In: p["in"]!.GetValue<string>())).ToList() ?? [];
             foreach (var name in route.Query ?? [])
@@ -97,7 +103,7 @@ public sealed class OpenApiDocumentTests
     [Fact]
     public async Task The_functions_app_copy_is_the_generated_document()
     {
-        var document = await ServedDocumentAsync();
+        var document = await ServedDocumentAsync(PipelineApi.Host.Functions);
         var generated = document.ToJsonString(new JsonSerializerOptions { WriteIndented = true }) + "\n";
         if (Environment.GetEnvironmentVariable("RMT_UPDATE_OPENAPI") == "1")
             await File.WriteAllTextAsync(CheckedIn, generated);

@@ -1,29 +1,8 @@
 using System.Diagnostics;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Local.Jobs;
 
 namespace Rmt.Local.Tests;
-
-/// <summary>One in-memory Azurite per test collection.</summary>
-public sealed class AzuriteFixture : IAsyncLifetime
-{
-    private AzuriteServer? _server;
-
-    public AzuriteServer Server => _server ?? throw new InvalidOperationException("Azurite has not started");
-
-    public async Task InitializeAsync() => _server = await AzuriteServer.StartAsync();
-
-    public async Task DisposeAsync()
-    {
-        if (_server is not null) await _server.DisposeAsync();
-    }
-}
-
-[CollectionDefinition(Name)]
-public sealed class AzuriteCollection : ICollectionFixture<AzuriteFixture>
-{
-    public const string Name = "local-azurite";
-}
 
 /// <summary>A temporary folder, deleted on dispose.</summary>
 public sealed class TempFolder : IDisposable

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Net;
 using System.Text;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Contracts;
 using Rmt.Local.Demo;
 using Rmt.Local.Jobs;

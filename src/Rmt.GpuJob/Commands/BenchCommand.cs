@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
 using Rmt.Contracts;
@@ -12,27 +13,36 @@ namespace Rmt.GpuJob.Commands;
 
 /// <summary>Throughput of the training step and of sampling with and without the KV cache, on a
 /// randomly initialised preset model with random tokens (speed does not depend on the weights).</summary>
-public sealed class BenchCommand : ICommand
+public static class BenchCommand
 {
-    public string Name => "bench";
-    public string Summary => "measure training tokens/s, generation tokens/s with and without the KV cache, and peak memory";
-    public string Usage =>
-        "[--preset tiny] [--vocab 259] [--batch 16] [--seq 256] [--train-steps 10] [--gen-batch 8] [--prompt-len 16] [--new-tokens 128] [--repeats 3] [--device cpu] [--threads N]";
-
-    public int Run(CommandArgs args, TextWriter output)
+    public static Command Create()
     {
-        string preset = args.Optional("preset") ?? "tiny";
-        int vocab = args.Int("vocab", ByteLevelBpeTokenizer.CreateBytes().VocabSize);
-        int batch = args.Int("batch", 16);
-        int seq = args.Int("seq", 256);
-        int trainSteps = args.Int("train-steps", 10);
-        int genBatch = args.Int("gen-batch", 8);
-        int promptLen = args.Int("prompt-len", 16);
-        int newTokens = args.Int("new-tokens", 128);
-        int repeats = Math.Max(1, args.Int("repeats", 3));
-        var device = args.Device();
-        args.EnsureAllUsed();
+        var presetOption = new Option<string>("--preset") { Description = "model preset (ModelPresets)", DefaultValueFactory = _ => "tiny" };
+        var vocabOption = new Option<int>("--vocab") { Description = "vocabulary size", DefaultValueFactory = _ => ByteLevelBpeTokenizer.CreateBytes().VocabSize };
+        var batchOption = new Option<int>("--batch") { Description = "training batch size", DefaultValueFactory = _ => 16 };
+        var seqOption = new Option<int>("--seq") { Description = "training sequence length", DefaultValueFactory = _ => 256 };
+        var trainStepsOption = new Option<int>("--train-steps") { Description = "timed training steps", DefaultValueFactory = _ => 10 };
+        var genBatchOption = new Option<int>("--gen-batch") { Description = "prompts sampled together", DefaultValueFactory = _ => 8 };
+        var promptLenOption = new Option<int>("--prompt-len") { Description = "prompt tokens", DefaultValueFactory = _ => 16 };
+        var newTokensOption = new Option<int>("--new-tokens") { Description = "tokens sampled per prompt", DefaultValueFactory = _ => 128 };
+        var repeatsOption = new Option<int>("--repeats") { Description = "generation runs (best is reported)", DefaultValueFactory = _ => 3 };
+        var deviceOption = CommandParts.DeviceOption();
+        var threadsOption = CommandParts.ThreadsOption();
+        var command = new Command("bench", "measure training tokens/s, generation tokens/s with and without the KV cache, and peak memory")
+        {
+            presetOption, vocabOption, batchOption, seqOption, trainStepsOption, genBatchOption, promptLenOption, newTokensOption,
+            repeatsOption, deviceOption, threadsOption,
+        };
+        command.SetAction(parse => Run(
+            parse.GetRequiredValue(presetOption), parse.GetValue(vocabOption), parse.GetValue(batchOption), parse.GetValue(seqOption),
+            parse.GetValue(trainStepsOption), parse.GetValue(genBatchOption), parse.GetValue(promptLenOption), parse.GetValue(newTokensOption),
+            Math.Max(1, parse.GetValue(repeatsOption)), CommandParts.TorchDevice(parse, deviceOption, threadsOption), parse.InvocationConfiguration.Output));
+        return command;
+    }
 
+    private static int Run(string preset, int vocab, int batch, int seq, int trainSteps, int genBatch, int promptLen, int newTokens,
+        int repeats, Device device, TextWriter output)
+    {
         var config = ModelPresets.Create(preset, vocab);
         if (seq > config.MaxPositionEmbeddings || promptLen + newTokens > config.MaxPositionEmbeddings)
             throw new UsageException($"--seq and --prompt-len + --new-tokens must fit the preset context ({config.MaxPositionEmbeddings})");

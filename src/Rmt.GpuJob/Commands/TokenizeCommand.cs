@@ -1,21 +1,28 @@
+using System.CommandLine;
 using Rmt.Training.Tokenizers;
 
 namespace Rmt.GpuJob.Commands;
 
-/// <summary>Prints the token ids of a text, space separated on one line.</summary>
-public sealed class TokenizeCommand : ICommand
+/// <summary>`tokenize`: prints the token ids of a text, space separated on one line.</summary>
+public static class TokenizeCommand
 {
-    public string Name => "tokenize";
-    public string Summary => "print the token ids of --text (one line, space separated); --decode turns ids back into text";
-    public string Usage => "--tokenizer DIR (--text TEXT | --decode \"ID ID ...\")";
-
-    public int Run(CommandArgs args, TextWriter output)
+    public static Command Create()
     {
-        var dir = args.Required("tokenizer");
-        var text = args.Optional("text");
-        var decode = args.Optional("decode");
-        args.EnsureAllUsed();
-        if ((text is null) == (decode is null)) throw new UsageException("give exactly one of --text or --decode");
+        var tokenizerOption = new Option<string>("--tokenizer") { Description = "tokenizer folder", HelpName = "DIR", Required = true };
+        var textOption = new Option<string>("--text") { Description = "text to encode", HelpName = "TEXT" };
+        var decodeOption = new Option<string>("--decode") { Description = "token ids to decode back into text", HelpName = "\"ID ID ...\"" };
+        var command = new Command("tokenize", "print the token ids of --text (one line, space separated); --decode turns ids back into text")
+        {
+            tokenizerOption, textOption, decodeOption,
+        };
+        CommandParts.RequireExactlyOne(command, textOption, decodeOption);
+        command.SetAction(parse => Run(parse.GetRequiredValue(tokenizerOption), parse.GetValue(textOption), parse.GetValue(decodeOption),
+            parse.InvocationConfiguration.Output));
+        return command;
+    }
+
+    private static int Run(string dir, string? text, string? decode, TextWriter output)
+    {
         var tokenizer = TokenizerLoader.Load(dir);
         if (text is not null) output.WriteLine(string.Join(' ', tokenizer.Encode(text)));
         else output.WriteLine(tokenizer.Decode(Ids.Parse(decode!, "--decode")));

@@ -43,6 +43,10 @@ public static class CrossSiteGuard
         return null;
     }
 
+    /// <summary>The statuses <see cref="Check"/> can answer for a request of <paramref name="method"/>
+    /// (the local OpenAPI document lists them).</summary>
+    public static int[] Statuses(string method) => HttpMethods.IsPost(method) ? [403, 415] : [403];
+
     private static bool IsJson(string? contentType) =>
         contentType is not null && contentType.Split(';')[0].Trim().Equals("application/json", StringComparison.OrdinalIgnoreCase);
 }

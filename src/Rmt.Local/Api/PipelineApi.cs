@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.OpenApi;
 using Rmt.Pipeline.Http;
@@ -16,19 +17,60 @@ public static class PipelineApi
     /// <summary>Where the local host serves the OpenAPI document of <see cref="PipelineRoutes"/>.</summary>
     public const string OpenApiPath = RoutePrefix + "/openapi.json";
 
-    /// <summary>The OpenAPI document generator (Microsoft.AspNetCore.OpenApi) for <see cref="MapPipelineApi"/>.</summary>
-    public static IServiceCollection AddPipelineOpenApi(this IServiceCollection services) =>
-        services.AddOpenApi(options => options.AddDocumentTransformer((document, _, _) =>
+    /// <summary>Who answers the API: the Functions app in Azure (function keys) or the local host
+    /// (loopback only, <see cref="CrossSiteGuard"/>). Each adds the statuses its gate answers before a
+    /// handler runs.</summary>
+    public enum Host { Functions, Local }
+
+    /// <summary>The status the Functions host answers, with an empty body, to a request without a valid
+    /// function key (AuthorizationLevel.Function).</summary>
+    public const int MissingFunctionKey = 401;
+
+    /// <summary>The statuses a host's gate adds to an operation of <paramref name="method"/>.</summary>
+    public static int[] GateStatuses(Host host, string method) =>
+        host == Host.Functions ? [MissingFunctionKey] : CrossSiteGuard.Statuses(method);
+
+    /// <summary>The OpenAPI document generator (Microsoft.AspNetCore.OpenApi) for <see cref="MapPipelineApi"/>,
+    /// as <paramref name="host"/> serves it. The checked-in src/Rmt.Functions/openapi.json is the
+    /// <see cref="Host.Functions"/> document; the local host serves the <see cref="Host.Local"/> one.</summary>
+    public static IServiceCollection AddPipelineOpenApi(this IServiceCollection services, Host host) =>
+        services.AddOpenApi(options =>
         {
-            document.Info = new OpenApiInfo
+            options.AddDocumentTransformer((document, _, _) =>
             {
-                Title = "RMT pipelines",
-                Version = "v1",
-                Description = "Reinforcement Mid-Training pipelines: submit, follow and cancel runs. In Azure every route needs a " +
-                              "function key (x-functions-key header or code query parameter); the local host needs none.",
-            };
-            return Task.CompletedTask;
-        }));
+                document.Info = new OpenApiInfo
+                {
+                    Title = "RMT pipelines",
+                    Version = "v1",
+                    Description = host == Host.Functions
+                        ? "Reinforcement Mid-Training pipelines: submit, follow and cancel runs. Every route needs a function key " +
+                          "(x-functions-key header or code query parameter); without one the host answers 401."
+                        : "Reinforcement Mid-Training pipelines on the local host: submit, follow and cancel runs. No keys; the API " +
+                          "answers loopback requests without a foreign Origin only (403 otherwise) and POST bodies only as JSON (415 otherwise).",
+                };
+                return Task.CompletedTask;
+            });
+            options.AddOperationTransformer((operation, context, _) =>
+            {
+                AddGateResponses(operation, GateStatuses(host, context.Description.HttpMethod ?? "GET"));
+                return Task.CompletedTask;
+            });
+        });
+
+    /// <summary>Adds the gate's statuses to an operation: a missing key has no body; the local guard's
+    /// refusals are problem details, shaped like the operation's other problems.</summary>
+    private static void AddGateResponses(OpenApiOperation operation, int[] statuses)
+    {
+        operation.Responses ??= [];
+        var problem = operation.Responses.Values.FirstOrDefault(r => r.Content?.ContainsKey(HandlerResult.ProblemContentType) == true)?.Content;
+        foreach (var status in statuses)
+        {
+            var response = new OpenApiResponse { Description = ReasonPhrases.GetReasonPhrase(status) };
+            if (status != MissingFunctionKey)
+                response.Content = problem ?? throw new InvalidOperationException($"{operation.OperationId} documents no problem response to copy the shape of");
+            operation.Responses[status.ToString(System.Globalization.CultureInfo.InvariantCulture)] = response;
+        }
+    }
 
     public static IEndpointRouteBuilder MapPipelineApi(this IEndpointRouteBuilder app)
     {

@@ -3,7 +3,7 @@ using System.Globalization;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Rmt.Cloud;
-using Rmt.Cloud.Local;
+using Rmt.Cloud.Azurite;
 using Rmt.Contracts;
 
 namespace Rmt.Local.Jobs;
@@ -30,9 +30,9 @@ public sealed class LocalJobRunner(
     /// above any the job itself uses, so it never collides with one and sorts after them.</summary>
     public const long RunnerEventSequence = 1_000_000_000;
 
-    /// <summary>Exit codes of Rmt.GpuJob (Rmt.Jobs.JobExitCode) after which the job has published its
-    /// own terminal event (or had nothing to publish). Anything else means it died.</summary>
-    private static readonly HashSet<int> ReportedExitCodes = [0, 2, 3, 4, 5, 6, 130];
+    /// <summary>Exit codes of Rmt.GpuJob (every <see cref="JobExitCode"/>) after which the job has published
+    /// its own terminal event (or had nothing to publish). Anything else means it died.</summary>
+    private static readonly HashSet<int> ReportedExitCodes = [.. Enum.GetValues<JobExitCode>().Select(code => (int)code)];
 
     private readonly object _gate = new();
     private RunningJob? _current;

@@ -106,8 +106,8 @@ public interface IAnswerFormat
     /// <summary>The answer as a worked example writes it.</summary>
     string Show(string answer);
 
-    /// <summary>Reads the answer of <paramref name="response"/>, whose &lt;/think&gt; is at <paramref name="end"/>.</summary>
-    ParsedResponse Parse(ITokenizer tokenizer, IReadOnlyList<int> response, int end);
+    /// <summary>Reads the answer of <paramref name="response"/>, whose &lt;/think&gt; is at <paramref name="thinkEnd"/>.</summary>
+    ParsedResponse Parse(ITokenizer tokenizer, IReadOnlyList<int> response, int thinkEnd);
 
     /// <summary>Whether a well-formed answer is the target token (the paper's exact match).</summary>
     bool Matches(ParsedResponse response, int target, ITokenizer tokenizer);
@@ -138,8 +138,9 @@ public sealed class NextTokenAnswer : IAnswerFormat
     public bool Matches(ParsedResponse response, int target, ITokenizer tokenizer) =>
         response.AnswerTokens.Length == 1 && response.AnswerTokens[0] == target;
 
-    public ParsedResponse Parse(ITokenizer tokenizer, IReadOnlyList<int> response, int end)
+    public ParsedResponse Parse(ITokenizer tokenizer, IReadOnlyList<int> response, int thinkEnd)
     {
+        int end = thinkEnd;
         int at = end + 1;
         if (at >= response.Count) return ParsedResponse.Malformed(end, response.Count, "nothing after </think>");
         int answer = response[at];
@@ -170,8 +171,9 @@ public sealed class BoxedAnswer : IAnswerFormat
         return text.Length > 0 && response.AnswerText.Trim() == text;
     }
 
-    public ParsedResponse Parse(ITokenizer tokenizer, IReadOnlyList<int> response, int end)
+    public ParsedResponse Parse(ITokenizer tokenizer, IReadOnlyList<int> response, int thinkEnd)
     {
+        int end = thinkEnd;
         int stop = ReasoningFormat.IndexOf(response, tokenizer.EndOfText, end + 1);
         int upTo = stop < 0 ? response.Count : stop;
         var tail = new List<int>();

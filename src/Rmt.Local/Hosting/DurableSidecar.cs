@@ -13,7 +13,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Rmt.Pipeline.Hosting;
+namespace Rmt.Local.Hosting;
 
 /// <summary>How the local durable backend (<see cref="DurableSidecar"/>) runs. The defaults suit one
 /// host on a laptop over Azurite.</summary>

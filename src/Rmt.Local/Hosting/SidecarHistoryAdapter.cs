@@ -2,7 +2,7 @@ using DurableTask.Core;
 using DurableTask.Core.History;
 using Microsoft.Extensions.Logging;
 
-namespace Rmt.Pipeline.Hosting;
+namespace Rmt.Local.Hosting;
 
 /// <summary>Puts the gRPC sidecar (Microsoft.DurableTask.InProcessTestHost, made for its in-memory
 /// store) in front of DurableTask.AzureStorage, which stores history events by type. The sidecar records

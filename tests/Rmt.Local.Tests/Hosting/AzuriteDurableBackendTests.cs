@@ -4,11 +4,12 @@ using Microsoft.DurableTask.Client;
 using Microsoft.Extensions.DependencyInjection;
 using Rmt.Cloud;
 using Rmt.Contracts;
-using Rmt.Pipeline.Hosting;
+using Rmt.Local.Hosting;
+using Rmt.Pipeline;
 using Rmt.Pipeline.Http;
 using Rmt.Pipeline.Tests.Fakes;
 
-namespace Rmt.Pipeline.Tests.Hosting;
+namespace Rmt.Local.Tests.Hosting;
 
 /// <summary>The pipeline end to end on the local durable backend: DurableTask.AzureStorage on a real
 /// Azurite behind the gRPC sidecar, the real cloud adapters, and a fake trainer.</summary>

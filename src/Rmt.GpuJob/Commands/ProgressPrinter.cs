@@ -3,7 +3,7 @@ using System.Globalization;
 using System.Text;
 using Rmt.Contracts;
 
-namespace Rmt.Jobs.Cli;
+namespace Rmt.GpuJob.Commands;
 
 /// <summary>Shows training progress to a person: a bar redrawn in place on a terminal, one line per
 /// update when the output is a file or a pipe (container logs).</summary>

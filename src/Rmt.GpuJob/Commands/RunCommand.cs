@@ -2,25 +2,25 @@ using System.Runtime.InteropServices;
 using Microsoft.Extensions.Logging;
 using Rmt.Cloud;
 using Rmt.Contracts;
+using Rmt.Jobs;
 
-namespace Rmt.Jobs.Cli;
+namespace Rmt.GpuJob.Commands;
 
 /// <summary>`run`: take one job from the job queue (or a job file), run it through
 /// <see cref="JobRunner"/>, exit with a <see cref="JobExitCode"/>. What the GPU container and the
-/// local host's child processes start. Option parsing is the CLI's (Rmt.GpuJob).</summary>
+/// local host's child processes start. Its options are parsed by <see cref="RunJobCommand"/>.</summary>
 public static class RunCommand
 {
-    /// <summary>The options line of `run --help`.</summary>
+    /// <summary>What `run --help` says below the command's summary (the library lists the options).</summary>
     public const string Usage =
-        "[--job-file FILE] [--work-dir DIR] [--wait SECONDS] [--cancel-poll SECONDS] [--keep-work-dir] [--trace]\n" +
-        "  Takes one stage job from the job queue (RMT_JOB_QUEUE; Service Bus when RMT_SERVICEBUS_NAMESPACE is set, else Storage Queues)\n" +
-        "  or from --job-file, claims it, trains or evaluates, publishes stage events. Storage: RMT_STORAGE_CONNECTION_STRING (Azurite)\n" +
-        "  or RMT_BLOB_SERVICE_URI (+ managed identity). RMT_DEVICE overrides the job's device.\n" +
-        "  Telemetry: spans and metrics to Azure Monitor when APPLICATIONINSIGHTS_CONNECTION_STRING is set (managed identity,\n" +
-        "  AZURE_CLIENT_ID); --trace prints the spans to the console. The trace continues TRACEPARENT, else the job's.\n" +
-        "  exit codes: 0 done (or no message), 2 invalid job (dead-lettered), 3 claimed by another process,\n" +
-        "              4 failed and retryable, 5 failed permanently, 6 given up by the orchestration (stop marker; nothing saved),\n" +
-        "              130 cancelled (SIGTERM/Ctrl+C/cancel marker; checkpoint saved)";
+        "Takes one stage job from the job queue (RMT_JOB_QUEUE; Service Bus when RMT_SERVICEBUS_NAMESPACE is set, else Storage Queues)\n" +
+        "or from --job-file, claims it, trains or evaluates, publishes stage events. Storage: RMT_STORAGE_CONNECTION_STRING (Azurite)\n" +
+        "or RMT_BLOB_SERVICE_URI (+ managed identity). RMT_DEVICE overrides the job's device.\n" +
+        "Telemetry: spans and metrics to Azure Monitor when APPLICATIONINSIGHTS_CONNECTION_STRING is set (managed identity,\n" +
+        "AZURE_CLIENT_ID); --trace prints the spans to the console. The trace continues TRACEPARENT, else the job's.\n" +
+        "exit codes: 0 done (or no message), 2 invalid job (dead-lettered), 3 claimed by another process,\n" +
+        "            4 failed and retryable, 5 failed permanently, 6 given up by the orchestration (stop marker; nothing saved),\n" +
+        "            130 cancelled (SIGTERM/Ctrl+C/cancel marker; checkpoint saved)";
 
     public static async Task<int> ExecuteAsync(RunOptions options, StageExecutors executors, TextWriter output)
     {

@@ -1,9 +1,9 @@
 using Rmt.Contracts;
-using Rmt.Jobs.Cli;
+using Rmt.GpuJob.Commands;
 
-namespace Rmt.Jobs.Tests;
+namespace Rmt.GpuJob.Tests;
 
-public sealed class CliTests
+public sealed class ProgressPrinterTests
 {
     [Fact]
     public void The_progress_line_shows_the_bar_the_step_and_the_metrics()

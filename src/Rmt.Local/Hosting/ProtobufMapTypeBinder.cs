@@ -1,6 +1,6 @@
 using DurableTask.AzureStorage;
 
-namespace Rmt.Pipeline.Hosting;
+namespace Rmt.Local.Hosting;
 
 /// <summary>The gRPC sidecar hands sub-orchestration tags to the backend as a protobuf MapField;
 /// DurableTask.AzureStorage writes queue messages with Json.NET type names and cannot resolve that type

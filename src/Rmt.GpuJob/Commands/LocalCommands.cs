@@ -1,7 +1,8 @@
 using Microsoft.Extensions.Logging;
 using Rmt.Contracts;
+using Rmt.Jobs;
 
-namespace Rmt.Jobs.Cli;
+namespace Rmt.GpuJob.Commands;
 
 /// <summary>Options of `train`.</summary>
 /// <param name="Kind">pretrain, mid-train or post-train.</param>
@@ -29,16 +30,16 @@ public static class LocalCommands
     /// <summary>Run id of local runs (checkpoint manifests name it).</summary>
     public const string LocalRunId = FolderJob.RunId;
 
+    /// <summary>What `train --help` says below the command's summary (the library lists the options).</summary>
     public const string TrainUsage =
-        "--kind pretrain|mid-train|post-train --dataset FILE --out DIR [--base DIR] [--eval-dataset FILE] [--config FILE] [--steps N] [--device cpu|cuda]\n" +
-        "  Trains one stage on local files with the executors of `run`, with a progress bar. --out gets checkpoints/step-N,\n" +
-        "  metrics.jsonl, report.md and plots/; running it again resumes. --config is the stage config JSON\n" +
-        "  (PretrainConfig, MidTrainConfig or PostTrainConfig). exit codes: 0 done, 2 bad options, 5 failed, 130 Ctrl+C (checkpoint saved)";
+        "Trains one stage on local files with the executors of `run`, with a progress bar. --out gets checkpoints/step-N,\n" +
+        "metrics.jsonl, report.md and plots/; running it again resumes. --config is the stage config JSON\n" +
+        "(PretrainConfig, MidTrainConfig or PostTrainConfig). exit codes: 0 done, 2 bad options, 5 failed, 130 Ctrl+C (checkpoint saved)";
 
+    /// <summary>What `eval --help` says below the command's summary.</summary>
     public const string EvalUsage =
-        "--checkpoint DIR --dataset FILE --out DIR [--config FILE] [--max-examples N] [--device cpu|cuda]\n" +
-        "  Evaluates a checkpoint with the eval stage's evaluators; writes report.md and result.json to --out.\n" +
-        "  exit codes: 0 done, 2 bad options, 5 failed, 130 Ctrl+C";
+        "Evaluates a checkpoint with the eval stage's evaluators; writes report.md and result.json to --out.\n" +
+        "exit codes: 0 done, 2 bad options, 5 failed, 130 Ctrl+C";
 
     public static Task<int> TrainAsync(TrainOptions options, StageExecutors executors, TextWriter output, TextWriter error) =>
         RunAsync("train", () => PlanTraining(options), executors, output, error);

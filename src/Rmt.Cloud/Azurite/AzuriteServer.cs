@@ -3,7 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 
-namespace Rmt.Cloud.Local;
+namespace Rmt.Cloud.Azurite;
 
 /// <summary>A real Azurite (blob, queue and table) started by this process on free loopback ports,
 /// in memory (or, with <see cref="AzuritePersistence"/>, in a data folder that outlives it), and stopped on dispose. Tests and the local host use it; nothing assumes an Azurite it

@@ -1,6 +1,6 @@
 using System.Diagnostics;
 
-namespace Rmt.Cloud.Local;
+namespace Rmt.Cloud.Azurite;
 
 /// <summary>SIGTERM for child processes (Azurite, trainer jobs): .NET's Process can only kill (SIGKILL),
 /// which gives the child no chance to save its state. Uses the system's `kill`, so that no project

@@ -7,7 +7,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
-namespace Rmt.Pipeline.Hosting;
+namespace Rmt.Local.Hosting;
 
 /// <summary>The local durable backend with its worker and client in one object: a
 /// <see cref="DurableSidecar"/> (DurableTask.AzureStorage on Azurite behind the gRPC sidecar) plus a

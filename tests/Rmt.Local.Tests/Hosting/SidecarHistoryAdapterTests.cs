@@ -1,9 +1,9 @@
 using DurableTask.Core;
 using DurableTask.Core.History;
 using Google.Protobuf.Collections;
-using Rmt.Pipeline.Hosting;
+using Rmt.Local.Hosting;
 
-namespace Rmt.Pipeline.Tests.Hosting;
+namespace Rmt.Local.Tests.Hosting;
 
 /// <summary>The two conversions that let the gRPC sidecar store its work in DurableTask.AzureStorage.</summary>
 public sealed class SidecarHistoryAdapterTests

@@ -1,9 +1,10 @@
 using Rmt.Contracts;
-using Rmt.Jobs.Cli;
+using Rmt.GpuJob.Commands;
+using Rmt.Jobs;
 using Rmt.Jobs.Executors;
 using Rmt.Training.Checkpoints;
 
-namespace Rmt.Jobs.Tests;
+namespace Rmt.GpuJob.Tests;
 
 /// <summary>`train` and `eval` on local folders: checkpoints with manifests, resume from --out, a
 /// report, and exit codes for bad options.</summary>
@@ -19,7 +20,7 @@ public sealed class LocalCommandsTests : IDisposable
     public async Task Train_writes_checkpoints_metrics_and_a_report_and_a_second_run_resumes_from_out()
     {
         var corpus = Path.Combine(_dir, "corpus.txt");
-        await File.WriteAllTextAsync(corpus, TinyJobs.Corpus());
+        await File.WriteAllTextAsync(corpus, Rmt.Jobs.Tests.TinyJobs.Corpus());
         var config = Path.Combine(_dir, "pretrain.json");
         await File.WriteAllTextAsync(config, """{"schedule":{"steps":3,"batchSize":2,"warmupSteps":1,"checkpointEvery":2,"progressEvery":1,"seed":7},"sequenceLength":32}""");
         var outDir = Path.Combine(_dir, "out");
@@ -49,7 +50,7 @@ public sealed class LocalCommandsTests : IDisposable
         using var output = new StringWriter();
         using var error = new StringWriter();
         var corpus = Path.Combine(_dir, "corpus.txt");
-        await File.WriteAllTextAsync(corpus, TinyJobs.Corpus());
+        await File.WriteAllTextAsync(corpus, Rmt.Jobs.Tests.TinyJobs.Corpus());
 
         Assert.Equal(2, await LocalCommands.TrainAsync(new TrainOptions("mid-train", corpus, _dir), StageExecutorCatalog.All(), output, error));
         Assert.Contains("--kind mid-train needs --base DIR", error.ToString(), StringComparison.Ordinal);
@@ -67,7 +68,7 @@ public sealed class LocalCommandsTests : IDisposable
     public async Task A_stage_that_fails_exits_5_and_says_why_on_the_error_stream()
     {
         var corpus = Path.Combine(_dir, "corpus.txt");
-        await File.WriteAllTextAsync(corpus, TinyJobs.Corpus());
+        await File.WriteAllTextAsync(corpus, Rmt.Jobs.Tests.TinyJobs.Corpus());
         var notAModel = Path.Combine(_dir, "not-a-model");
         Directory.CreateDirectory(notAModel);
         await File.WriteAllTextAsync(Path.Combine(notAModel, "notes.txt"), "no weights here");
