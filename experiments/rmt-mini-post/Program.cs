@@ -2,6 +2,10 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
+using Microsoft.Extensions.Logging;
+using Rmt.Contracts;
+using Rmt.Jobs;
+using Rmt.Jobs.Executors;
 using Rmt.Training.Checkpoints;
 using Rmt.Training.PostTraining;
 using RmtMini;
@@ -50,8 +54,19 @@ foreach (var name in config.Checkpoints)
     {
         Log($"{name} seed {s}: post-training {checkpoint}");
         var postTrain = config.PostTrain with { Schedule = config.PostTrain.Schedule with { Seed = config.PostTrain.Schedule.Seed + s } };
-        var stage = new PostTrainStage(postTrain, new PostTrainCallbacks { Log = m => Log($"{name} s{s}: {m}") });
-        var result = stage.Run(new PostTrainInputs(checkpoint, Path.Combine(dataDir, "train.jsonl"), Path.Combine(dataDir, "test.jsonl"), Path.Combine(postDir, $"{name}-s{s}")));
+        // The post-train stage as the pipeline runs it: the job lifecycle on local folders (FolderJob).
+        var outDir = Path.Combine(postDir, $"{name}-s{s}");
+        var job = new StageJob(FolderJob.RunId, "post-train", StageKind.PostTrain, 1, BlobLayout.CheckpointPrefix(FolderJob.RunId, "post-train"), PostTrain: postTrain);
+        using var stop = new JobStopSignal();
+        var prefix = $"{name} s{s}: ";
+        var outcome = await FolderJob.RunAsync(job, new LocalStageInputs(Path.Combine(dataDir, "train.jsonl"), Path.Combine(dataDir, "test.jsonl"), checkpoint),
+            outDir, StageExecutorCatalog.All(), new LineLogger(m => Log(prefix + m)), null, stop, CancellationToken.None);
+        if (outcome.ExitCode != JobExitCode.Done)
+        {
+            Console.Error.WriteLine($"{name} seed {s}: post-training ended with {outcome.ExitCode}: {outcome.Summary}");
+            return 1;
+        }
+        var result = PostTrainReport.ReadResult(Path.Combine(outDir, PostTrainReport.ResultFileName));
         results.Add(result);
         runs.Add((config.Seeds > 1 ? $"{Label(name)} (seed {s})" : Label(name), result));
     }
@@ -92,7 +107,7 @@ md.AppendLine(PostTrainReport.ComparisonTable(runs)).AppendLine();
 if (skipped.Count > 0) md.AppendLine($"Not run (no checkpoint in the work folder): {string.Join(", ", skipped)}.").AppendLine();
 var rel = Path.GetFileName(plotDir);
 foreach (var p in plots) md.AppendLine($"![{Path.GetFileNameWithoutExtension(p)}]({rel}/{Path.GetFileName(p)})");
-md.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture, $"Total time {total.Elapsed.TotalMinutes:F1} min ({config.Threads} CPU thread(s)). Per-run reports: `{postDir}/<checkpoint>/report/post-train.md`."));
+md.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture, $"Total time {total.Elapsed.TotalMinutes:F1} min ({config.Threads} CPU thread(s)). Per-run reports: `{postDir}/<checkpoint>-s<seed>/report.md`."));
 File.WriteAllText(resultsPath, md.ToString());
 Log($"done; report {resultsPath}");
 return 0;
@@ -141,3 +156,16 @@ static string Label(string name) => name switch
     "rmt" => "RMT",
     _ => name,
 };
+
+/// <summary>Information and above of the stage job, one line each, through the experiment's log.</summary>
+sealed class LineLogger(Action<string> write) : ILogger
+{
+    public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+    public bool IsEnabled(LogLevel logLevel) => logLevel >= LogLevel.Information;
+
+    public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+    {
+        if (IsEnabled(logLevel)) write(formatter(state, exception) + (exception is null ? "" : $" ({exception.Message})"));
+    }
+}

@@ -1,7 +1,7 @@
 using System.Globalization;
 using System.Text;
 using Rmt.Contracts.Datasets;
-using Rmt.Training.Rmt;
+using Rmt.Training.MidTraining;
 using Rmt.Training.Tokenizers;
 
 namespace RmtMini;

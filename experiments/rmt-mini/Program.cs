@@ -6,9 +6,9 @@ using Rmt.Contracts;
 using Rmt.Training.Checkpoints;
 using Rmt.Training.Model;
 using Rmt.Training.Reporting;
-using Rmt.Training.Rmt;
+using Rmt.Training.MidTraining;
 using Rmt.Training.Tokenizers;
-using Rmt.Training.Training;
+using Rmt.Training.Optimization;
 using RmtMini;
 using static TorchSharp.torch;
 
@@ -168,12 +168,29 @@ T WithTrained<T>(string preset, int seedIndex, double learningRate, Func<CausalL
     using var trainer = new RmtTrainer(c, policy, tokenizer, mid.Tokens, mid.KeyEntropies, reference);
     Log($"{preset} seed {seedIndex} lr {learningRate:G3}: training {config.RlSteps} steps");
     var watch = Stopwatch.StartNew();
-    trainer.Train(p => Log($"{preset} s{seedIndex}: {p}"));
+    // Step by step, as the mid-train executor drives the trainer (this experiment's key positions and
+    // their entropies are designed by MiniCorpus, so it does not take the executor's proxy entropies).
+    int reported = 0;
+    while (trainer.Step < c.Schedule.Steps)
+    {
+        trainer.TrainStep();
+        if (trainer.Step % c.Schedule.ProgressEvery != 0 && trainer.Step != c.Schedule.Steps) continue;
+        Log($"{preset} s{seedIndex}: {Progress(trainer.History.Skip(reported).ToList(), c.Schedule.Steps)}");
+        reported = trainer.History.Count;
+    }
     var run = new TrainedRun([.. trainer.History], watch.Elapsed.TotalSeconds,
         trainer.History.Sum(s => s.ReasoningLength) * config.RlBatch * (c.Reinforcement ? config.GroupSize : 0));
     trainer.SaveCheckpoint(dir);
     File.WriteAllText(runFile, JsonSerializer.Serialize(run));
     return use(policy, c, run);
+}
+
+// Means over the steps since the last progress line.
+static string Progress(IReadOnlyList<MidTrainStepStats> steps, int total)
+{
+    var last = steps[^1];
+    return string.Create(CultureInfo.InvariantCulture,
+        $"step {last.Step + 1}/{total}  reward {steps.Average(x => x.Reward):F3}  acc {steps.Average(x => x.Accuracy):F3}  formed {steps.Average(x => x.WellFormed):F2}  budget {(last.Budget is int b ? b.ToString(CultureInfo.InvariantCulture) : "-")}  len {steps.Average(x => x.ReasoningLength):F1}  loss {steps.Average(x => x.Loss.Total):F4}  tok/s {steps.Average(x => x.TokensPerSecond):F0}");
 }
 
 var rates = config.SweptLearningRates;

@@ -20,8 +20,10 @@ public static class BlobLayout
     public static string CheckpointPrefix(string runId, string stage) => $"{CheckpointsContainer}/{runId}/{stage}";
 
     /// <summary>checkpoints/{runId}/{stage}/step-{n}</summary>
-    public static string Checkpoint(string runId, string stage, long step) =>
-        $"{CheckpointPrefix(runId, stage)}/{StepPrefix}{step.ToString(CultureInfo.InvariantCulture)}";
+    public static string Checkpoint(string runId, string stage, long step) => $"{CheckpointPrefix(runId, stage)}/{StepFolder(step)}";
+
+    /// <summary>"step-{n}": the name of a checkpoint folder, in Blob Storage and on disk alike (<see cref="StepOf"/> reads it back).</summary>
+    public static string StepFolder(long step) => $"{StepPrefix}{step.ToString(CultureInfo.InvariantCulture)}";
 
     public static string Run(string runId) => $"{RunsContainer}/{runId}";
     public static string RunRequest(string runId) => $"{Run(runId)}/request.json";

@@ -43,6 +43,12 @@ public sealed record JobRunnerOptions
     /// fails the stage. Below the queue's maxDeliveryCount (5), so this guard, which says why, acts first.</summary>
     public int MaxUnsettledDeliveries { get; init; } = 3;
 
+    /// <summary>False for a run from a terminal (<see cref="FolderJob"/>): a person may rerun a stage with
+    /// more steps, another config or edited data and resume from its checkpoints. The container job keeps
+    /// a run's inputs fixed: a checkpoint saved under another stage config is refused, and each dataset's
+    /// hash is pinned to the run.</summary>
+    public bool FixedInputs { get; init; } = true;
+
     /// <summary>Names this process in claims, manifests and events.</summary>
     public string Host { get; init; } = Environment.MachineName;
 

@@ -72,7 +72,7 @@ public static class JobTelemetry
 
         /// <summary>Wraps a per-step callback of <see cref="StageContext"/>: records the step, runs the callback,
         /// and starts the next step's clock when the callback is done (whether it returns or throws).</summary>
-        public Func<StepMetrics, CheckpointWriter, CancellationToken, Task> Around(Func<StepMetrics, CheckpointWriter, CancellationToken, Task> afterStep) =>
+        public Func<StageProgress, CheckpointWriter, CancellationToken, Task> Around(Func<StageProgress, CheckpointWriter, CancellationToken, Task> afterStep) =>
             async (metrics, write, ct) =>
             {
                 Record(metrics);
@@ -86,8 +86,8 @@ public static class JobTelemetry
                 }
             };
 
-        /// <inheritdoc cref="Around(Func{StepMetrics, CheckpointWriter, CancellationToken, Task})"/>
-        public Func<StepMetrics, CancellationToken, Task> Around(Func<StepMetrics, CancellationToken, Task> report) =>
+        /// <inheritdoc cref="Around(Func{StageProgress, CheckpointWriter, CancellationToken, Task})"/>
+        public Func<StageProgress, CancellationToken, Task> Around(Func<StageProgress, CancellationToken, Task> report) =>
             async (metrics, ct) =>
             {
                 Record(metrics);
@@ -101,7 +101,7 @@ public static class JobTelemetry
                 }
             };
 
-        private void Record(StepMetrics metrics)
+        private void Record(StageProgress metrics)
         {
             var end = time.GetUtcNow();
             var first = _first;

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using System.Text.Json.Serialization.Metadata;
+using Rmt.Contracts;
 
 namespace Rmt.Jobs;
 
@@ -15,18 +16,13 @@ public sealed record ClaimRecord(
     DateTimeOffset ClaimedAt,
     string MessageId);
 
-/// <summary>One line of runs/{runId}/{stage}/metrics.jsonl.</summary>
-public sealed record MetricsLine(
-    long Step,
-    long TotalSteps,
-    int Attempt,
-    DateTimeOffset Time,
-    double? Loss = null,
-    double? Reward = null,
-    double? Accuracy = null,
-    double? Budget = null,
-    double? ReasoningLength = null,
-    double? TokensPerSecond = null);
+/// <summary>One line of runs/{runId}/{stage}/metrics.jsonl: a step's <see cref="StageProgress"/> (the
+/// one record of a step's metrics, also in 'progress' events), which attempt wrote it and when.</summary>
+public sealed record MetricsLine(int Attempt, DateTimeOffset Time, StageProgress Progress)
+{
+    [JsonIgnore]
+    public long Step => Progress.Step;
+}
 
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,

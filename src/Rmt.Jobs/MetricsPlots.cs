@@ -15,12 +15,12 @@ public static class MetricsPlots
     {
         var series = new (string Name, string Label, Func<MetricsLine, double?> Value)[]
         {
-            ("loss", "loss", l => l.Loss),
-            ("reward", "mean reward", l => l.Reward),
-            ("accuracy", "accuracy", l => l.Accuracy),
-            ("budget", "token budget B_t", l => l.Budget),
-            ("reasoning-length", "mean reasoning tokens", l => l.ReasoningLength),
-            ("tokens-per-second", "tokens/s", l => l.TokensPerSecond),
+            ("loss", "loss", l => l.Progress.Loss),
+            ("reward", "mean reward", l => l.Progress.Reward),
+            ("accuracy", "accuracy", l => l.Progress.Accuracy),
+            ("budget", "token budget B_t", l => l.Progress.Budget),
+            ("reasoning-length", "mean reasoning tokens", l => l.Progress.ReasoningLength),
+            ("tokens-per-second", "tokens/s", l => l.Progress.TokensPerSecond),
         };
         var files = new List<string>();
         foreach (var (name, label, value) in series)

@@ -19,40 +19,30 @@ public interface IStageExecutor
     /// <see cref="StageContext.BaseCheckpointDir"/>. Calls <see cref="StageContext.AfterStepAsync"/>
     /// after every optimizer step and, while the model is still alive, <see cref="StageContext.SaveFinalCheckpointAsync"/>
     /// at the end; returns what the stage produced.</summary>
-    Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct);
+    Task<ExecutorOutcome> RunAsync(StageContext context, CancellationToken ct);
 }
 
 /// <summary>Writes the complete state needed to resume (model, tokenizer, optimizer,
 /// trainer_state.json) into an empty local folder.</summary>
 public delegate void CheckpointWriter(string directory);
 
-/// <summary>What a step produced, as the paper's plots need it. Absent values do not apply.</summary>
-public sealed record StepMetrics(
-    long Step,
-    double? Loss = null,
-    double? Reward = null,
-    double? Accuracy = null,
-    double? Budget = null,
-    double? ReasoningLength = null,
-    double? TokensPerSecond = null)
-{
-    public StageProgress ToProgress(long totalSteps) =>
-        new(Step, totalSteps, Loss, Reward, Accuracy, Budget, ReasoningLength, TokensPerSecond);
-}
-
-/// <summary>What a finished stage hands back to the runner.</summary>
+/// <summary>What a finished executor hands back to the runner (the orchestration's record of a stage
+/// is another thing: Rmt.Pipeline's StageOutcome).</summary>
 /// <param name="FinalStep">The step the stage ended at (equals the total steps when it ran to the end).</param>
 /// <param name="Metrics">Final metrics for the completed event and the report, e.g. "eval.accuracy".</param>
 /// <param name="HasCheckpoint">True when the stage's result is a checkpoint (training stages, which
 /// saved it with <see cref="StageContext.SaveFinalCheckpointAsync"/>); false for evaluations.</param>
 /// <param name="ReportSections">Markdown the stage adds to its report (tables, samples), in order.</param>
 /// <param name="Plots">Local image files to publish beside the report (plots/{file name}).</param>
-public sealed record StageOutcome(
+/// <param name="Files">Other local files to publish beside the report ({file name}), e.g. a stage's
+/// per-step results as JSON for experiments that compare runs.</param>
+public sealed record ExecutorOutcome(
     long FinalStep,
     IReadOnlyDictionary<string, double> Metrics,
     bool HasCheckpoint,
     IReadOnlyList<string> ReportSections,
-    IReadOnlyList<string> Plots);
+    IReadOnlyList<string> Plots,
+    IReadOnlyList<string>? Files = null);
 
 /// <summary>The checkpoint a stage resumes from: where it was downloaded and its step.</summary>
 public sealed record ResumePoint(CheckpointRef Checkpoint, string LocalDir);
@@ -62,15 +52,15 @@ public sealed record ResumePoint(CheckpointRef Checkpoint, string LocalDir);
 /// stop requests.</summary>
 public sealed class StageContext
 {
-    private readonly Func<StepMetrics, CheckpointWriter, CancellationToken, Task> _afterStep;
-    private readonly Func<StepMetrics, CancellationToken, Task> _report;
+    private readonly Func<StageProgress, CheckpointWriter, CancellationToken, Task> _afterStep;
+    private readonly Func<StageProgress, CancellationToken, Task> _report;
     private readonly Func<long, CheckpointWriter, CancellationToken, Task> _final;
 
     internal StageContext(
         StageJob job, string workDir, string? datasetPath, string? evalDatasetPath, string? baseCheckpointDir,
         ResumePoint? resume, long totalSteps, JobStopSignal stop, ILogger logger, string? deviceOverride,
-        Func<StepMetrics, CheckpointWriter, CancellationToken, Task> afterStep,
-        Func<StepMetrics, CancellationToken, Task> report,
+        Func<StageProgress, CheckpointWriter, CancellationToken, Task> afterStep,
+        Func<StageProgress, CancellationToken, Task> report,
         Func<long, CheckpointWriter, CancellationToken, Task> final)
     {
         Job = job;
@@ -92,6 +82,10 @@ public sealed class StageContext
 
     /// <summary>A private folder for this attempt (scratch files, plots).</summary>
     public string WorkDir { get; }
+
+    /// <summary>A folder kept across attempts of this run and stage on this machine, for caches keyed by
+    /// their inputs' content (proxy entropies): a rerun of `train` over the same --out finds them again.</summary>
+    public string CacheDir => Path.Combine(Path.GetDirectoryName(Path.TrimEndingDirectorySeparator(WorkDir))!, "cache");
 
     /// <summary>Local copy of the job's dataset (a file, or a folder when the dataset is a blob prefix).</summary>
     public string? DatasetPath { get; }
@@ -141,10 +135,16 @@ public sealed class StageContext
     /// null until the executor asked <see cref="DeviceFor"/>. The stage report records it.</summary>
     public Precision? Precision { get; private set; }
 
+    /// <summary>The step's progress record (<see cref="StageProgress"/>: the one record of a step's
+    /// metrics, in events, metrics.jsonl and telemetry), with this stage's total steps.</summary>
+    public StageProgress Progress(long step, double? loss = null, double? reward = null, double? accuracy = null,
+        double? budget = null, double? reasoningLength = null, double? tokensPerSecond = null) =>
+        new(step, TotalSteps, loss, reward, accuracy, budget, reasoningLength, tokensPerSecond);
+
     /// <summary>Call after every optimizer step. Publishes progress every ProgressEvery steps, saves
     /// and uploads a checkpoint every CheckpointEvery steps (with <paramref name="writeCheckpoint"/>),
     /// and, when a stop was requested, saves a checkpoint and throws <see cref="StageStoppedException"/>.</summary>
-    public Task AfterStepAsync(StepMetrics metrics, CheckpointWriter writeCheckpoint, CancellationToken ct) =>
+    public Task AfterStepAsync(StageProgress metrics, CheckpointWriter writeCheckpoint, CancellationToken ct) =>
         _afterStep(metrics, writeCheckpoint, ct);
 
     /// <summary>Saves and uploads the checkpoint of the last step unless <see cref="AfterStepAsync"/>
@@ -152,14 +152,9 @@ public sealed class StageContext
     public Task SaveFinalCheckpointAsync(long step, CheckpointWriter writeCheckpoint, CancellationToken ct) =>
         _final(step, writeCheckpoint, ct);
 
-    /// <summary>Saves and uploads a checkpoint at <paramref name="step"/> now (unless that step already
-    /// has one), for trainers that decide their own checkpoint cadence.</summary>
-    public Task SaveCheckpointAsync(long step, CheckpointWriter writeCheckpoint, CancellationToken ct) =>
-        _final(step, writeCheckpoint, ct);
-
     /// <summary>Progress of work without checkpoints (evaluation): published every ProgressEvery
     /// steps; throws <see cref="StageStoppedException"/> when a stop was requested.</summary>
-    public Task ReportAsync(StepMetrics metrics, CancellationToken ct) => _report(metrics, ct);
+    public Task ReportAsync(StageProgress metrics, CancellationToken ct) => _report(metrics, ct);
 }
 
 /// <summary>Thrown out of a stage after a stop request was honoured (checkpoint saved when the stage

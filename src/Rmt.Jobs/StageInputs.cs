@@ -28,7 +28,7 @@ public sealed class StageInputs(IArtifactStore store, ILogger logger)
             var bytes = new FileInfo(local).Length;
             if (bytes == 0)
                 throw new ArtifactException($"{field} {store.UriOf(blobPath)} is empty; upload the dataset again");
-            var sha = await Sha256Async(local, ct);
+            var sha = await FileHash.Sha256Async(local, ct);
             var expected = await store.ReadTextAsync(blobPath + ChecksumSuffix, ct);
             if (expected is not null && !string.Equals(expected.Trim(), sha, StringComparison.OrdinalIgnoreCase))
                 throw new ArtifactException(
@@ -53,13 +53,42 @@ public sealed class StageInputs(IArtifactStore store, ILogger logger)
             Directory.CreateDirectory(Path.GetDirectoryName(local)!);
             await store.DownloadFileAsync(file, local, ct);
             total += new FileInfo(local).Length;
-            hash.AppendData(Convert.FromHexString(await Sha256Async(local, ct)));
+            hash.AppendData(Convert.FromHexString(await FileHash.Sha256Async(local, ct)));
         }
         if (total == 0)
             throw new ArtifactException($"{field} {store.UriOf(blobPath)} holds only empty blobs; upload the dataset again");
         var combined = Convert.ToHexStringLower(hash.GetHashAndReset());
         logger.LogInformation("{Field}: {Blob}/ ({Count} files, {Bytes} bytes)", field, blobPath, files.Count, total);
         return new LocalDataset(blobPath, folder, total, combined);
+    }
+
+    /// <summary>Everything a stage reads, on local disk under <paramref name="inputDir"/>: dataset(s)
+    /// (pinned to the run when <paramref name="fixedInputs"/>), the verified base checkpoint, and the
+    /// newest checkpoint of this run and stage that verifies (in <paramref name="resumeDir"/>).
+    /// <paramref name="afterInputs"/> runs between the job's inputs (whose failures are the job's fault)
+    /// and the resume search (whose failures are not).</summary>
+    public async Task<PreparedInputs> PrepareAsync(StageJob job, string inputDir, string resumeDir, bool fixedInputs, Action afterInputs, CancellationToken ct)
+    {
+        var datasets = new List<LocalDataset>();
+        async Task<string?> DatasetAsync(string? blobPath, string folder, string field)
+        {
+            if (blobPath is null) return null;
+            var dataset = await DownloadDatasetAsync(blobPath, Path.Combine(inputDir, folder), field, ct);
+            if (fixedInputs) await PinDatasetAsync(job.RunId, dataset, field, ct);
+            datasets.Add(dataset);
+            return dataset.LocalPath;
+        }
+        var datasetPath = await DatasetAsync(job.Dataset, "dataset", "dataset");
+        var evalDatasetPath = await DatasetAsync(job.EvalDataset, "eval-dataset", "evalDataset");
+        string? baseDir = null;
+        if (job.BaseCheckpoint is not null)
+        {
+            baseDir = Path.Combine(inputDir, "base-checkpoint");
+            await DownloadBaseCheckpointAsync(job.BaseCheckpoint, baseDir, ct);
+        }
+        afterInputs();
+        var resume = await FindResumePointAsync(job, resumeDir, ct, sameConfig: fixedInputs);
+        return new PreparedInputs(datasetPath, evalDatasetPath, baseDir, datasets, resume);
     }
 
     /// <summary>Downloads and verifies the base checkpoint against its manifest.</summary>
@@ -75,17 +104,17 @@ public sealed class StageInputs(IArtifactStore store, ILogger logger)
     /// caller can say so. A checkpoint saved by a job with another stage config (the job file every
     /// checkpoint carries) is refused with a <see cref="ContractException"/>: resuming it would train
     /// one stage under two configs.</summary>
-    public async Task<ResumeSearch> FindResumePointAsync(StageJob job, string localRoot, CancellationToken ct)
+    public async Task<ResumeSearch> FindResumePointAsync(StageJob job, string localRoot, CancellationToken ct, bool sameConfig = true)
     {
         var skipped = new List<string>();
         foreach (var candidate in await store.ListCheckpointsAsync(job.RunId, job.Stage, ct))
         {
-            var local = Path.Combine(localRoot, $"resume-step-{candidate.Step}");
+            var local = Path.Combine(localRoot, $"resume-{BlobLayout.StepFolder(candidate.Step)}");
             if (Directory.Exists(local)) Directory.Delete(local, recursive: true);
             try
             {
                 await store.DownloadCheckpointAsync(BlobLayout.Checkpoint(job.RunId, job.Stage, candidate.Step), local, ct);
-                CheckSameConfig(job, candidate, Path.Combine(local, JobBlobs.JobFileName));
+                if (sameConfig) CheckSameConfig(job, candidate, Path.Combine(local, JobBlobs.JobFileName));
                 return new ResumeSearch(new ResumePoint(candidate, local), skipped);
             }
             catch (ArtifactException e)
@@ -131,13 +160,11 @@ public sealed class StageInputs(IArtifactStore store, ILogger logger)
                 $"{field} {store.UriOf(dataset.BlobPath)} changed during run '{runId}': it hashes to {dataset.Sha256}, but {pin} pinned '{pinned}' " +
                 "when the run first used it. Restore the original dataset, or submit a new run for the new data");
     }
-
-    private static async Task<string> Sha256Async(string file, CancellationToken ct)
-    {
-        await using var stream = File.OpenRead(file);
-        return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct));
-    }
 }
+
+/// <summary>Local copies of a stage's inputs and where it resumes (<see cref="StageInputs.PrepareAsync"/>).</summary>
+public sealed record PreparedInputs(string? DatasetPath, string? EvalDatasetPath, string? BaseCheckpointDir,
+    IReadOnlyList<LocalDataset> Datasets, ResumeSearch Search);
 
 /// <summary>Where to resume, and the newer checkpoints that were skipped because they failed verification.</summary>
 public sealed record ResumeSearch(ResumePoint? Resume, IReadOnlyList<string> Skipped)

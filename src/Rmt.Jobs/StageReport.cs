@@ -10,7 +10,7 @@ public sealed record StageReportInput(
     string ResumeNote,
     IReadOnlyList<LocalDataset> Datasets,
     IReadOnlyList<MetricsLine> History,
-    StageOutcome Outcome,
+    ExecutorOutcome Outcome,
     CheckpointRef? Checkpoint,
     string? CheckpointUri,
     IReadOnlyList<string> PlotFiles,
@@ -63,7 +63,7 @@ public static class StageReport
             md.AppendLine("|---|---|---|---|---|---|---|---|");
             foreach (var line in Sample(input.History, MaxProgressRows))
                 md.AppendLine(CultureInfo.InvariantCulture,
-                    $"| {line.Step} | {line.Attempt} | {Format(line.Loss)} | {Format(line.Reward)} | {Format(line.Accuracy)} | {Format(line.Budget)} | {Format(line.ReasoningLength)} | {Format(line.TokensPerSecond)} |");
+                    $"| {line.Step} | {line.Attempt} | {Format(line.Progress.Loss)} | {Format(line.Progress.Reward)} | {Format(line.Progress.Accuracy)} | {Format(line.Progress.Budget)} | {Format(line.Progress.ReasoningLength)} | {Format(line.Progress.TokensPerSecond)} |");
             md.AppendLine();
         }
 

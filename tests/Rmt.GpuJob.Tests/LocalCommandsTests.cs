@@ -63,4 +63,21 @@ public sealed class LocalCommandsTests : IDisposable
         Assert.Equal(2, await LocalCommands.EvalAsync(new EvalOptions(Path.Combine(_dir, "missing"), corpus, _dir), StageExecutorCatalog.All(), output, error));
         Assert.Contains("does not exist", error.ToString(), StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_stage_that_fails_exits_5_and_says_why_on_the_error_stream()
+    {
+        var corpus = Path.Combine(_dir, "corpus.txt");
+        await File.WriteAllTextAsync(corpus, Rmt.Jobs.Tests.TinyJobs.Corpus());
+        var notAModel = Path.Combine(_dir, "not-a-model");
+        Directory.CreateDirectory(notAModel);
+        await File.WriteAllTextAsync(Path.Combine(notAModel, "notes.txt"), "no weights here");
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+
+        var code = await LocalCommands.TrainAsync(new TrainOptions("mid-train", corpus, Path.Combine(_dir, "out"), Base: notAModel), StageExecutorCatalog.All(), output, error);
+
+        Assert.Equal(5, code);
+        Assert.StartsWith("train failed: ", error.ToString(), StringComparison.Ordinal);
+    }
 }

@@ -59,12 +59,12 @@ public sealed class JobPiecesTests
         var t = DateTimeOffset.UnixEpoch;
         var lines = new[]
         {
-            new MetricsLine(2, 6, 1, t, Loss: 3.0), new MetricsLine(4, 6, 1, t, Loss: 2.5),
-            new MetricsLine(4, 6, 2, t.AddMinutes(1), Loss: 2.4), new MetricsLine(6, 6, 2, t.AddMinutes(2), Loss: 2.0),
+            new MetricsLine(1, t, new StageProgress(2, 6, Loss: 3.0)), new MetricsLine(1, t, new StageProgress(4, 6, Loss: 2.5)),
+            new MetricsLine(2, t.AddMinutes(1), new StageProgress(4, 6, Loss: 2.4)), new MetricsLine(2, t.AddMinutes(2), new StageProgress(6, 6, Loss: 2.0)),
         };
         var history = StageReport.Deduplicate(lines);
         Assert.Equal([2L, 4, 6], history.Select(l => l.Step));
-        Assert.Equal(2.4, history[1].Loss);
+        Assert.Equal(2.4, history[1].Progress.Loss);
     }
 
     [Fact]
@@ -72,8 +72,8 @@ public sealed class JobPiecesTests
     {
         var job = new StageJob("r1", "pretrain", StageKind.Pretrain, 2, "checkpoints/r1/pretrain", Dataset: "datasets/demo/corpus.txt",
             Pretrain: new PretrainConfig());
-        var outcome = new StageOutcome(6, new Dictionary<string, double> { ["final.loss"] = 1.25 }, HasCheckpoint: true, ["## Samples\n\nhello"], ["/tmp/x/loss.png"]);
-        var history = Enumerable.Range(1, 50).Select(i => new MetricsLine(i, 50, 1, DateTimeOffset.UnixEpoch, Loss: 5.0 / i)).ToList();
+        var outcome = new ExecutorOutcome(6, new Dictionary<string, double> { ["final.loss"] = 1.25 }, HasCheckpoint: true, ["## Samples\n\nhello"], ["/tmp/x/loss.png"]);
+        var history = Enumerable.Range(1, 50).Select(i => new MetricsLine(1, DateTimeOffset.UnixEpoch, new StageProgress(i, 50, Loss: 5.0 / i))).ToList();
         var report = StageReport.Build(new StageReportInput(job, "resuming from step 4 (checkpoints/r1/pretrain/step-4)",
             [new LocalDataset("datasets/demo/corpus.txt", "/tmp/c", 10, new string('a', 64))], history, outcome,
             new CheckpointRef("checkpoints/r1/pretrain/step-6", 6), "checkpoints/r1/pretrain/step-6", outcome.Plots, TimeSpan.FromSeconds(3), "host"));
@@ -108,7 +108,7 @@ public sealed class MetricsPlotsTests
         var dir = Path.Combine(Path.GetTempPath(), $"rmt-plots-{Guid.NewGuid():N}");
         try
         {
-            var history = Enumerable.Range(1, 5).Select(i => new MetricsLine(i, 5, 1, DateTimeOffset.UnixEpoch, Loss: 3.0 / i, TokensPerSecond: 100 * i)).ToList();
+            var history = Enumerable.Range(1, 5).Select(i => new MetricsLine(1, DateTimeOffset.UnixEpoch, new StageProgress(i, 5, Loss: 3.0 / i, TokensPerSecond: 100 * i))).ToList();
             var files = MetricsPlots.Write(history, dir, "r1/pretrain");
             Assert.Equal(["progress-loss.png", "progress-tokens-per-second.png"], files.Select(Path.GetFileName));
             foreach (var file in files)

@@ -88,10 +88,11 @@ public sealed class GenerationTests
         using var sampler = new TextSampler(model, seed: 9);
         int[][] prompts = [[10, 11, 12, 13, 14], [20, 21]];
         var result = sampler.Generate(prompts, new SamplingOptions(MaxNewTokens: 6, StopTokens: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, 29, 30]));
-        using var batch = RolloutBatch.Build(prompts, result, padTokenId: 0, CPU);
         using var guard = no_grad();
         using var scope = NewDisposeScope();
-        var scored = SequenceScorer.TokenLogProbs(model, batch.Ids, batch.AttentionMask);           // (B, L-1)
+        var rows = prompts.Select((p, i) => new RolloutRow(p, result.Tokens[i], result.LogProbs[i], result.Lengths[i])).ToList();
+        var batch = RolloutBatch.Build(rows, padTokenId: 0, CPU);
+        var scored = SequenceScorer.TokenLogProbs(model, batch.Ids, null);                          // (B, L-1)
         var difference = ((scored - batch.SampledLogProbs) * batch.CompletionMask).abs().max().item<float>();
         Assert.True(difference < 1e-4, $"teacher-forced log-probs differ from sampled ones by {difference}");
         Assert.Equal(result.Lengths.Sum(), (int)batch.CompletionMask.sum().item<float>());

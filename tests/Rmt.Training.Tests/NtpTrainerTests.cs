@@ -2,7 +2,7 @@ using Rmt.Contracts;
 using Rmt.Training.Checkpoints;
 using Rmt.Training.Model;
 using Rmt.Training.Tokenizers;
-using Rmt.Training.Training;
+using Rmt.Training.Optimization;
 using TorchSharp;
 using Xunit.Abstractions;
 using static TorchSharp.torch;

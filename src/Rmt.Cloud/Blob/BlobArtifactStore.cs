@@ -347,12 +347,8 @@ public sealed class BlobArtifactStore : IArtifactStore
         return full;
     }
 
-    private static async Task<(string Sha256, long Size)> HashFileAsync(string path, CancellationToken ct)
-    {
-        await using var stream = File.OpenRead(path);
-        var hash = await SHA256.HashDataAsync(stream, ct);
-        return (Convert.ToHexStringLower(hash), stream.Length);
-    }
+    private static async Task<(string Sha256, long Size)> HashFileAsync(string path, CancellationToken ct) =>
+        (await FileHash.Sha256Async(path, ct), new FileInfo(path).Length);
 
     // ---------------------------------------------------------------- single blobs
 

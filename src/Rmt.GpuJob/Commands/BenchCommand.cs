@@ -5,7 +5,7 @@ using Rmt.Contracts;
 using Rmt.Training.Generation;
 using Rmt.Training.Model;
 using Rmt.Training.Tokenizers;
-using Rmt.Training.Training;
+using Rmt.Training.Optimization;
 using TorchSharp;
 using static TorchSharp.torch;
 

@@ -1,7 +1,6 @@
 using Microsoft.Extensions.Logging;
 using Rmt.Contracts;
 using Rmt.Jobs;
-using Rmt.Jobs.Local;
 
 namespace Rmt.GpuJob.Commands;
 
@@ -29,7 +28,7 @@ public sealed record EvalOptions(
 public static class LocalCommands
 {
     /// <summary>Run id of local runs (checkpoint manifests name it).</summary>
-    public const string LocalRunId = "local";
+    public const string LocalRunId = FolderJob.RunId;
 
     /// <summary>What `train --help` says below the command's summary (the library lists the options).</summary>
     public const string TrainUsage =
@@ -114,11 +113,13 @@ public static class LocalCommands
         using var abort = new CancellationTokenSource();
         using var signals = JobSignals.Register(stop, abort, logger);
         var printer = new ProgressPrinter(output, interactive: !Console.IsOutputRedirected);
-        var run = new LocalStageRun(executors, logger, printer.Draw);
         try
         {
-            var outcome = await run.RunAsync(work.Job, work.Inputs, work.Out, stop, abort.Token);
-            printer.Line(outcome.Summary);
+            var outcome = await FolderJob.RunAsync(work.Job, work.Inputs, work.Out, executors, logger, printer.OnEvent, stop, abort.Token);
+            if (outcome.ExitCode is JobExitCode.FailedPermanent or JobExitCode.FailedRetryable)
+                await error.WriteLineAsync($"{command} failed: {outcome.Summary}"); // the runner caught it and said which kind
+            else
+                printer.Line(outcome.Summary);
             if (outcome.Result?.Metrics is { Count: > 0 } metrics)
                 foreach (var (name, value) in metrics.OrderBy(m => m.Key, StringComparer.Ordinal))
                     printer.Line($"  {name} = {value:G6}");

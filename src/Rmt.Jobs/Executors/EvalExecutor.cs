@@ -3,7 +3,7 @@ using System.Text;
 using Rmt.Contracts;
 using Rmt.Training.Model;
 using Rmt.Training.PostTraining;
-using Rmt.Training.Rmt;
+using Rmt.Training.MidTraining;
 using Rmt.Training.Tokenizers;
 
 namespace Rmt.Jobs.Executors;
@@ -21,7 +21,7 @@ public sealed class EvalExecutor : IStageExecutor
     /// <summary>Evaluation passes: math is one; next-token is two (without and with reasoning).</summary>
     public long TotalSteps(StageJob job) => IsMath(job.Dataset) ? 1 : 2;
 
-    public async Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct)
+    public async Task<ExecutorOutcome> RunAsync(StageContext context, CancellationToken ct)
     {
         var config = context.Job.Eval ?? throw new ContractException("stage job of kind 'eval' has no 'eval' config; add it");
         var checkpoint = context.RequiredBaseCheckpointDir;
@@ -34,14 +34,14 @@ public sealed class EvalExecutor : IStageExecutor
 
     private static bool IsMath(string? path) => path is not null && path.EndsWith(".jsonl", StringComparison.OrdinalIgnoreCase);
 
-    private static async Task<StageOutcome> MathAsync(StageContext context, EvalConfig config, string checkpoint, string data,
+    private static async Task<ExecutorOutcome> MathAsync(StageContext context, EvalConfig config, string checkpoint, string data,
         TorchSharp.torch.Device device, CancellationToken ct)
     {
         CausalLM model;
         ITokenizer tokenizer;
         try
         {
-            (model, tokenizer) = PostTrainStage.LoadBase(checkpoint, device);
+            (model, tokenizer) = PostTrainSetup.LoadBase(checkpoint, device);
         }
         catch (PostTrainException e)
         {
@@ -65,18 +65,18 @@ public sealed class EvalExecutor : IStageExecutor
                 ["math_format_rate"] = result.FormatRate,
                 ["math_completion_tokens"] = result.MeanCompletionTokens,
             };
-            await context.ReportAsync(new StepMetrics(1, Accuracy: result.Accuracy, ReasoningLength: result.MeanCompletionTokens), ct);
+            await context.ReportAsync(context.Progress(1, accuracy: result.Accuracy, reasoningLength: result.MeanCompletionTokens), ct);
             var section = new StringBuilder().AppendLine("## Math evaluation").AppendLine()
                 .AppendLine(string.Create(CultureInfo.InvariantCulture,
                     $"{result.Problems} problems: greedy accuracy {result.Accuracy:P1}, pass@{result.K} {result.PassAtK:P1}, format {result.FormatRate:P1}, mean completion {result.MeanCompletionTokens:F1} tokens."))
                 .AppendLine();
             foreach (var e in result.Examples)
                 section.AppendLine(string.Create(CultureInfo.InvariantCulture, $"- {(e.Correct ? "right" : "wrong")} (reference {e.Reference}): `{Flat(e.Question)}` -> `{Flat(e.Completion)}`"));
-            return new StageOutcome(1, metrics, HasCheckpoint: false, [section.ToString()], []);
+            return new ExecutorOutcome(1, metrics, HasCheckpoint: false, [section.ToString()], []);
         }
     }
 
-    private static async Task<StageOutcome> NextTokenAsync(StageContext context, EvalConfig config, string checkpoint, string data,
+    private static async Task<ExecutorOutcome> NextTokenAsync(StageContext context, EvalConfig config, string checkpoint, string data,
         TorchSharp.torch.Device device, CancellationToken ct)
     {
         using var loaded = Rmt.Training.Checkpoints.Checkpoint.Load(checkpoint, device);
@@ -110,12 +110,12 @@ public sealed class EvalExecutor : IStageExecutor
             rows.Add((reasoning ? "with reasoning" : "next-token argmax (NTP)", result));
             // With reasoning is the run's own model; argmax is the NTP baseline row of the report.
             NextTokenMetrics.Add(metrics, reasoning ? null : StageMetricNames.NtpBaseline, result);
-            await context.ReportAsync(new StepMetrics(step, Accuracy: result.Accuracy.Average, ReasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
+            await context.ReportAsync(context.Progress(step, accuracy: result.Accuracy.Average, reasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
         }
         var section = "## Next-token accuracy by entropy tier\n\n" +
             string.Create(CultureInfo.InvariantCulture, $"Up to {perTier} positions per tier, {contextTokens} context tokens, at most {maxReasoning} reasoning tokens, budget hint {(budget is int h ? h.ToString(CultureInfo.InvariantCulture) : "none")}{(trained is null ? "" : " (as mid-training ended)")}; tiers by the checkpoint's own top-{curriculum.TopK} entropy.\n\n") +
             NextTokenEvaluator.MarkdownTable(rows);
-        return new StageOutcome(2, metrics, HasCheckpoint: false, [section], []);
+        return new ExecutorOutcome(2, metrics, HasCheckpoint: false, [section], []);
     }
 
     private static string Flat(string text) => text.ReplaceLineEndings(" ").Replace("`", "'", StringComparison.Ordinal);

@@ -3,7 +3,7 @@ using System.Text;
 using Rmt.Contracts;
 using Rmt.Training.Checkpoints;
 using Rmt.Training.Model;
-using Rmt.Training.Rmt;
+using Rmt.Training.MidTraining;
 using Rmt.Training.Tokenizers;
 
 namespace Rmt.Jobs.Executors;
@@ -21,7 +21,7 @@ public sealed class MidTrainExecutor : IStageExecutor
 
     public long TotalSteps(StageJob job) => Config(job).Schedule.Steps;
 
-    public async Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct)
+    public async Task<ExecutorOutcome> RunAsync(StageContext context, CancellationToken ct)
     {
         var config = Config(context.Job);
         config = config with { Schedule = config.Schedule with { Device = context.DeviceFor(config.Schedule.Device) } };
@@ -37,7 +37,7 @@ public sealed class MidTrainExecutor : IStageExecutor
         var tokens = loaded.Tokenizer.Encode(File.ReadAllText(corpusPath));
         if (tokens.Length < config.ContextTokens + 2)
             throw new ContractException($"mid-train dataset has {tokens.Length} tokens; midTrain.contextTokens={config.ContextTokens} needs more. Give a larger corpus");
-        var entropies = Entropies(config, config.Curriculum.ProxyCheckpoint ?? baseDir, corpusPath, context.WorkDir, tokens, device);
+        var entropies = Entropies(config, config.Curriculum.ProxyCheckpoint ?? baseDir, corpusPath, context.CacheDir, tokens, device);
         using var reference = config.Grpo.KlWeight > 0 ? ModelIO.Load(baseDir, device) : null;
         using var trainer = new RmtTrainer(config, loaded.Model, loaded.Tokenizer, tokens, entropies, reference);
         if (context.Resume is { } resume)
@@ -53,8 +53,8 @@ public sealed class MidTrainExecutor : IStageExecutor
             var s = trainer.TrainStep();
             if (!double.IsFinite(s.Loss.Total))
                 throw new InvalidOperationException($"mid-train loss is {s.Loss.Total} at step {trainer.Step}; lower midTrain.schedule.learningRate");
-            await context.AfterStepAsync(new StepMetrics(trainer.Step, Loss: s.Loss.Total, Reward: s.Reward, Accuracy: s.Accuracy,
-                Budget: s.Budget, ReasoningLength: s.ReasoningLength, TokensPerSecond: s.TokensPerSecond), Save, ct);
+            await context.AfterStepAsync(context.Progress(trainer.Step, loss: s.Loss.Total, reward: s.Reward, accuracy: s.Accuracy,
+                budget: s.Budget, reasoningLength: s.ReasoningLength, tokensPerSecond: s.TokensPerSecond), Save, ct);
         }
         await context.SaveFinalCheckpointAsync(trainer.Step, Save, ct);
 
@@ -71,7 +71,7 @@ public sealed class MidTrainExecutor : IStageExecutor
         {
             var evalFile = StageData.SingleFile(evalPath, "mid-train eval dataset");
             var evalTokens = loaded.Tokenizer.Encode(File.ReadAllText(evalFile));
-            var evalEntropies = Entropies(config, config.Curriculum.ProxyCheckpoint ?? baseDir, evalFile, context.WorkDir, evalTokens, device);
+            var evalEntropies = Entropies(config, config.Curriculum.ProxyCheckpoint ?? baseDir, evalFile, context.CacheDir, evalTokens, device);
             var tiers = new EntropyTiers(config.Curriculum);
             var finalBudget = trainer.History.Count > 0 ? trainer.History[^1].Budget : null; // the budget the policy ended training with
             var options = new NextTokenEvalOptions(Reasoning: config.Reinforcement, Budget: config.Budget.Enabled ? finalBudget : null,
@@ -92,16 +92,16 @@ public sealed class MidTrainExecutor : IStageExecutor
                     $"{options.PositionsPerTier} positions per tier of `{context.Job.EvalDataset}`, tiers by the base's top-{config.Curriculum.TopK} entropy; budget hint {(options.Budget is int b ? b.ToString(CultureInfo.InvariantCulture) : "none")} (the budget training ended with), at most {options.MaxReasoningTokens} reasoning tokens.\n\n") +
                 NextTokenEvaluator.MarkdownTable(rows));
         }
-        return new StageOutcome(trainer.Step, metrics, HasCheckpoint: true, sections, []);
+        return new ExecutorOutcome(trainer.Step, metrics, HasCheckpoint: true, sections, []);
     }
 
     private static MidTrainConfig Config(StageJob job) =>
         job.MidTrain ?? throw new ContractException("stage job of kind 'mid-train' has no 'midTrain' config; add it");
 
-    /// <summary>Proxy top-k entropies of every corpus position, cached in the work folder.</summary>
-    private static float[] Entropies(MidTrainConfig config, string proxyDir, string dataPath, string workDir, IReadOnlyList<int> tokens, TorchSharp.torch.Device device)
+    /// <summary>Proxy top-k entropies of every corpus position, cached in the stage's cache folder (keyed by the tokens and the proxy's files).</summary>
+    private static float[] Entropies(MidTrainConfig config, string proxyDir, string dataPath, string cacheDir, IReadOnlyList<int> tokens, TorchSharp.torch.Device device)
     {
-        var cacheTarget = Path.Combine(workDir, "entropy", Path.GetFileName(dataPath));
+        var cacheTarget = Path.Combine(cacheDir, "entropy", Path.GetFileName(dataPath));
         Directory.CreateDirectory(Path.GetDirectoryName(cacheTarget)!);
         var (entropies, _) = EntropyCache.LoadOrCompute(cacheTarget, tokens, EntropyCache.Fingerprint(proxyDir), config.Curriculum.TopK, () =>
         {

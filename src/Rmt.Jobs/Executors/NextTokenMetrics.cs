@@ -1,5 +1,5 @@
 using Rmt.Contracts;
-using Rmt.Training.Rmt;
+using Rmt.Training.MidTraining;
 
 namespace Rmt.Jobs.Executors;
 

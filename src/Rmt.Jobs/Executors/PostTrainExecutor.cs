@@ -1,85 +1,116 @@
+using System.Globalization;
 using Microsoft.Extensions.Logging;
 using Rmt.Contracts;
+using Rmt.Training.Model;
 using Rmt.Training.PostTraining;
 
 namespace Rmt.Jobs.Executors;
 
-/// <summary>post-train: math GRPO with verifiable rewards, the math stage's <see cref="PostTrainStage"/>
-/// run inside the job. The stage keeps its own cadence (checkpoints every CheckpointEvery steps and at
-/// the end, held-out evaluation before and after); each checkpoint it writes is uploaded as it
-/// appears, each step becomes progress. It resumes from the newest checkpoint the job downloaded
-/// (placed where the stage looks for it). A stop request ends the stage at the next step; its last
-/// checkpoint is the newest one of the cadence (the stage saves no extra one).</summary>
+/// <summary>post-train: math GRPO with verifiable rewards (<see cref="MathGrpoTrainer"/>), driven step by
+/// step like mid-training. Loads and checks the base checkpoint and the problems
+/// (<see cref="PostTrainSetup"/>), scores the base on held-out problems, runs the format warm-up, then
+/// GRPO: every step goes through <see cref="StageContext.AfterStepAsync"/> (progress, checkpoints at the
+/// job's cadence, stop requests), held-out scores every EvalEvery steps and at the end. The KL reference
+/// is the policy after the warm-up; a resumed stage loads the checkpoint's weights and trainer state and
+/// rebuilds the reference by replaying the seeded warm-up on the base.</summary>
 public sealed class PostTrainExecutor : IStageExecutor
 {
     public StageKind Kind => StageKind.PostTrain;
 
     public long TotalSteps(StageJob job) => Config(job).Schedule.Steps;
 
-    public async Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct)
+    public async Task<ExecutorOutcome> RunAsync(StageContext context, CancellationToken ct)
     {
         var config = Config(context.Job);
         config = config with { Schedule = config.Schedule with { Device = context.DeviceFor(config.Schedule.Device) } };
-        var baseDir = context.RequiredBaseCheckpointDir;
-        var outputDir = Path.Combine(context.WorkDir, "post-train");
-        if (Directory.Exists(outputDir)) Directory.Delete(outputDir, recursive: true);
-        Directory.CreateDirectory(outputDir);
-        if (context.Resume is { } resume)
-            Folders.Copy(resume.LocalDir, Path.Combine(outputDir, $"step-{resume.Checkpoint.Step}"));
-        var inputs = new PostTrainInputs(baseDir, StageData.SingleFile(context.DatasetPath, "post-train dataset"),
-            context.EvalDatasetPath is null ? null : StageData.SingleFile(context.EvalDatasetPath, "post-train eval dataset"), outputDir);
-
-        var hooks = new PostTrainCallbacks
-        {
-            Log = message => context.Logger.LogInformation("{Message}", message),
-            // The stage calls these on its own thread (below), never on a synchronization context, so waiting is safe.
-            Step = m => context.ReportAsync(new StepMetrics(m.Step, Loss: m.Loss, Reward: m.Reward, Accuracy: m.Correct,
-                ReasoningLength: m.CompletionTokens,
-                TokensPerSecond: m.Seconds > 0 ? m.CompletionTokens * config.Schedule.BatchSize * config.GroupSize / m.Seconds : null), ct).GetAwaiter().GetResult(),
-            CheckpointSaved = (step, dir) => context.SaveCheckpointAsync(step, target => Folders.Copy(dir, target), ct).GetAwaiter().GetResult(),
-        };
-        PostTrainResult result;
+        var inputs = new PostTrainInputs(context.RequiredBaseCheckpointDir, StageData.SingleFile(context.DatasetPath, "post-train dataset"),
+            context.EvalDatasetPath is null ? null : StageData.SingleFile(context.EvalDatasetPath, "post-train eval dataset"));
         try
         {
-            result = await Task.Run(() => new PostTrainStage(config, hooks).Run(inputs, ct), ct);
+            return await PostTrainAsync(context, config, inputs, ct);
         }
         catch (PostTrainException e)
         {
             throw new ContractException($"post-train: {e.Message}", e);
         }
+    }
 
-        var reportDir = Path.GetDirectoryName(result.ReportPath)!;
-        var plots = Directory.GetFiles(reportDir, "*.png").Order(StringComparer.Ordinal).ToList();
-        var section = File.ReadAllText(result.ReportPath).Replace("# Math post-training", "## Math post-training", StringComparison.Ordinal);
-        foreach (var plot in plots)
+    private static async Task<ExecutorOutcome> PostTrainAsync(StageContext context, PostTrainConfig config, PostTrainInputs inputs, CancellationToken ct)
+    {
+        void Log(string message) => context.Logger.LogInformation("{Message}", message);
+        var device = Devices.Parse(config.Schedule.Device);
+        var (policy, tokenizer) = PostTrainSetup.LoadBase(inputs.BaseCheckpoint, device);
+        using var policyOwner = policy;
+        var (train, heldOut, dropped) = PostTrainSetup.LoadProblems(config, inputs, tokenizer, policy.Config.MaxPositionEmbeddings);
+        Log($"problems: {train.Count} train, {heldOut.Count} held out, {dropped} dropped (longer than the context allows)");
+        var evaluator = new MathEvaluator(policy, tokenizer, config.MaxNewTokens, config.Temperature, config.PassAtK, config.EvalSamples);
+        var evalSeed = config.Schedule.Seed + 1;
+        var before = evaluator.Evaluate(heldOut, evalSeed);
+        var evaluations = new List<PostTrainEvaluation> { new(0, before) };
+        Log(Scores("base", before));
+
+        using var reference = config.Grpo.KlWeight > 0 ? ModelIO.Load(inputs.BaseCheckpoint, device) : null;
+        MathEvaluation? afterWarmup = null;
+        if (context.Resume is { } resume)
         {
-            var name = Path.GetFileName(plot);
-            section = section.Replace($"]({name})", $"](plots/{name})", StringComparison.Ordinal);
+            PostTrainSetup.LoadWeights(policy, resume.LocalDir);
+            if (reference is not null && config.FormatWarmupSteps > 0)
+            {
+                Log("rebuilding the KL reference: replaying the format warm-up on the base checkpoint");
+                PostTrainSetup.FormatWarmup(config, reference, tokenizer, train, Log);
+            }
         }
+        else
+        {
+            if (config.FormatWarmupSteps > 0)
+            {
+                PostTrainSetup.FormatWarmup(config, policy, tokenizer, train, Log);
+                afterWarmup = evaluator.Evaluate(heldOut, evalSeed);
+                Log(Scores("after format warm-up", afterWarmup));
+            }
+            if (reference is not null) PostTrainSetup.CopyWeights(policy, reference);
+        }
+
+        using var trainer = new MathGrpoTrainer(policy, reference, tokenizer, train, config);
+        if (context.Resume is { } from)
+        {
+            trainer.RestoreState(from.LocalDir);
+            context.Logger.LogResume(from.Checkpoint.Step, trainer.Step);
+        }
+        void Save(string dir) => trainer.SaveCheckpoint(dir);
+        var steps = new List<MathStepMetrics>();
+        while (trainer.Step < config.Schedule.Steps)
+        {
+            ct.ThrowIfCancellationRequested();
+            var m = trainer.TrainStep();
+            steps.Add(m);
+            if (m.Step % config.Schedule.ProgressEvery == 0)
+                Log(string.Create(CultureInfo.InvariantCulture,
+                    $"step {m.Step}/{config.Schedule.Steps}: reward {m.Reward:F3} correct {m.Correct:P1} format {m.Format:P1} tokens {m.CompletionTokens:F1} loss {m.Loss:F4} lr {m.LearningRate:G3}"));
+            if (config.EvalEvery > 0 && m.Step % config.EvalEvery == 0 && m.Step < config.Schedule.Steps)
+                evaluations.Add(new PostTrainEvaluation(m.Step, evaluator.Evaluate(heldOut, evalSeed)));
+            await context.AfterStepAsync(context.Progress(m.Step, loss: m.Loss, reward: m.Reward, accuracy: m.Correct, reasoningLength: m.CompletionTokens,
+                tokensPerSecond: m.Seconds > 0 ? m.CompletionTokens * config.Schedule.BatchSize * config.GroupSize / m.Seconds : null), Save, ct);
+        }
+        await context.SaveFinalCheckpointAsync(trainer.Step, Save, ct);
+
+        var after = evaluator.Evaluate(heldOut, evalSeed);
+        evaluations.Add(new PostTrainEvaluation(trainer.Step, after));
+        Log(Scores($"after {trainer.Step} steps", after));
+        var result = new PostTrainResult(before, after, steps, evaluations, train.Count, heldOut.Count, dropped, afterWarmup);
+        var (section, plots, resultFile) = PostTrainReport.Write(result, config, inputs, Path.Combine(context.WorkDir, "post-train"));
         var metrics = new Dictionary<string, double>(result.Metrics)
         {
             ["steps"] = config.Schedule.Steps,
             ["train_problems"] = result.TrainProblems,
             ["held_out_problems"] = result.HeldOutProblems,
         };
-        return new StageOutcome(config.Schedule.Steps, metrics, HasCheckpoint: true, [section], plots);
+        return new ExecutorOutcome(trainer.Step, metrics, HasCheckpoint: true, [section], plots, [resultFile]);
     }
+
+    private static string Scores(string when, MathEvaluation e) =>
+        string.Create(CultureInfo.InvariantCulture, $"{when}: accuracy {e.Accuracy:P1}, pass@{e.K} {e.PassAtK:P1}, format {e.FormatRate:P1}");
 
     private static PostTrainConfig Config(StageJob job) =>
         job.PostTrain ?? throw new ContractException("stage job of kind 'post-train' has no 'postTrain' config; add it");
-}
-
-/// <summary>Copying checkpoint folders.</summary>
-public static class Folders
-{
-    public static void Copy(string source, string target)
-    {
-        Directory.CreateDirectory(target);
-        foreach (var file in Directory.GetFiles(source, "*", SearchOption.AllDirectories))
-        {
-            var destination = Path.Combine(target, Path.GetRelativePath(source, file));
-            Directory.CreateDirectory(Path.GetDirectoryName(destination)!);
-            File.Copy(file, destination, overwrite: true);
-        }
-    }
 }

@@ -5,7 +5,7 @@ using Rmt.Training.Checkpoints;
 using Rmt.Training.Generation;
 using Rmt.Training.Model;
 using Rmt.Training.Tokenizers;
-using Rmt.Training.Training;
+using Rmt.Training.Optimization;
 using TorchSharp;
 using static TorchSharp.torch;
 
@@ -26,7 +26,7 @@ public sealed class PretrainExecutor : IStageExecutor
 
     public long TotalSteps(StageJob job) => Config(job).Schedule.Steps;
 
-    public async Task<StageOutcome> RunAsync(StageContext context, CancellationToken ct)
+    public async Task<ExecutorOutcome> RunAsync(StageContext context, CancellationToken ct)
     {
         var config = Config(context.Job);
         var schedule = config.Schedule with { Device = context.DeviceFor(config.Schedule.Device) };
@@ -45,7 +45,7 @@ public sealed class PretrainExecutor : IStageExecutor
                 if (!double.IsFinite(step.Loss))
                     throw new InvalidOperationException(
                         $"pretrain loss is {step.Loss} at step {step.Step}; lower pretrain.schedule.learningRate or raise gradClip's strictness (smaller value)");
-                await context.AfterStepAsync(new StepMetrics(step.Step, Loss: step.Loss, TokensPerSecond: step.TokensPerSecond), Save, ct);
+                await context.AfterStepAsync(context.Progress(step.Step, loss: step.Loss, tokensPerSecond: step.TokensPerSecond), Save, ct);
             }
 
             await context.SaveFinalCheckpointAsync(trainer.Step, Save, ct);
@@ -64,7 +64,7 @@ public sealed class PretrainExecutor : IStageExecutor
                 metrics["validation_perplexity"] = Math.Exp(validationLoss);
             }
             sections.Add(Sample(trainer.Model, tokenizer, corpus, config.SequenceLength, schedule.Seed));
-            return new StageOutcome(trainer.Step, metrics, HasCheckpoint: true, sections, []);
+            return new ExecutorOutcome(trainer.Step, metrics, HasCheckpoint: true, sections, []);
         }
         finally
         {

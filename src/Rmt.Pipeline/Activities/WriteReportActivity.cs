@@ -1,4 +1,3 @@
-using System.Security.Cryptography;
 using Microsoft.DurableTask;
 using Microsoft.Extensions.Logging;
 using Rmt.Cloud;
@@ -48,9 +47,7 @@ public sealed class WriteReportActivity(IArtifactStore store, ILogger<WriteRepor
                 if (!blob.StartsWith(prefix, StringComparison.Ordinal) || blob == manifestUri) continue;
                 var local = Path.Combine(temp, "file");
                 await store.DownloadFileAsync(blob, local);
-                await using var stream = File.OpenRead(local);
-                var hash = Convert.ToHexStringLower(await SHA256.HashDataAsync(stream));
-                files.Add(new ManifestFile(blob, stream.Length, hash));
+                files.Add(new ManifestFile(blob, new FileInfo(local).Length, await FileHash.Sha256Async(local)));
             }
             return files;
         }

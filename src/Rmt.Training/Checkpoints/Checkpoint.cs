@@ -1,4 +1,5 @@
 using System.Globalization;
+using Rmt.Contracts;
 using Rmt.Training.Model;
 using Rmt.Training.Tokenizers;
 using TorchSharp;
@@ -97,15 +98,15 @@ public static class Checkpoint
     {
         if (!Directory.Exists(root)) return null;
         return Directory.GetDirectories(root, "step-*")
-            .Select(d => (Dir: d, Ok: int.TryParse(Path.GetFileName(d)["step-".Length..], NumberStyles.None, CultureInfo.InvariantCulture, out int n), N: n))
-            .Where(x => x.Ok && File.Exists(Path.Combine(x.Dir, TrainerStateFile)))
+            .Select(d => (Dir: d, N: BlobLayout.StepOf(d.Replace('\\', '/'))))
+            .Where(x => x.N is not null && File.Exists(Path.Combine(x.Dir, TrainerStateFile)))
             .OrderByDescending(x => x.N)
             .Select(x => x.Dir)
             .FirstOrDefault();
     }
 
     /// <summary>Folder name of the checkpoint at <paramref name="step"/> under <paramref name="root"/>.</summary>
-    public static string StepDir(string root, int step) => Path.Combine(root, $"step-{step}");
+    public static string StepDir(string root, long step) => Path.Combine(root, BlobLayout.StepFolder(step));
 
     /// <summary>torch's default CPU generator state as base64, and back.</summary>
     public static string CaptureTorchRng()

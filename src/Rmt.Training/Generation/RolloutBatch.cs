@@ -2,60 +2,43 @@ using static TorchSharp.torch;
 
 namespace Rmt.Training.Generation;
 
-/// <summary>Prompts and their sampled completions as one padded batch, laid out for
-/// <see cref="SequenceScorer.TokenLogProbs"/>: prompts left padded, completions right padded.
-/// Column t of the (B, L-1) tensors scores token t+1, so <c>CompletionMask</c> marks exactly the
-/// sampled tokens and <c>SampledLogProbs</c> holds their log-probs from generation there.</summary>
-public sealed record RolloutBatch(Tensor Ids, Tensor AttentionMask, Tensor CompletionMask, Tensor SampledLogProbs, int PromptLength) : IDisposable
+/// <summary>One rollout to train on: its prompt and the first <see cref="Length"/> tokens of its
+/// completion (what the policy loss covers), with their log-probs from sampling.</summary>
+public readonly record struct RolloutRow(int[] Prompt, int[] Completion, float[] LogProbs, int Length);
+
+/// <summary>Rollouts as one batch for teacher forcing (<see cref="SequenceScorer.TokenLogProbs"/>), the
+/// one packer of both trainers: prompt + completion per row, right-padded with the pad token (causal
+/// attention never lets a real token see the padding after it). Column t of the (B, L-1) tensors
+/// scores token t+1, so <see cref="CompletionMask"/> marks exactly the completion tokens and
+/// <see cref="SampledLogProbs"/> holds their sampling log-probs there. The tensors belong to the
+/// caller's dispose scope (a train step's).</summary>
+public sealed record RolloutBatch(Tensor Ids, Tensor CompletionMask, Tensor SampledLogProbs)
 {
-    /// <summary>Builds the batch. Ids (B, L) int64, AttentionMask (B, L) int64, CompletionMask (B, L-1)
-    /// float32, SampledLogProbs (B, L-1) float32; L = longest prompt + longest completion.</summary>
-    public static RolloutBatch Build(IReadOnlyList<int[]> prompts, GenerationResult result, int padTokenId, Device device)
+    /// <summary>Ids (B, L) int64, CompletionMask (B, L-1) and SampledLogProbs (B, L-1) float32, on
+    /// <paramref name="device"/>; L = the longest prompt + completion (at least 2).</summary>
+    public static RolloutBatch Build(IReadOnlyList<RolloutRow> rows, int padTokenId, Device device)
     {
-        if (prompts.Count != result.Tokens.Length)
-            throw new ArgumentException($"{prompts.Count} prompts but {result.Tokens.Length} completions", nameof(result));
-        int b = prompts.Count;
-        int p = prompts.Max(x => x.Length);
-        int c = Math.Max(1, result.Lengths.Max());
-        int l = p + c;
-        var ids = new long[b * l];
-        var attention = new long[b * l];
-        var completion = new float[b * (l - 1)];
-        var logProbs = new float[b * (l - 1)];
-        for (int i = 0; i < b; i++)
+        int n = rows.Count;
+        int length = Math.Max(2, rows.Max(r => r.Prompt.Length + r.Length));
+        var ids = new long[n * length];
+        var mask = new float[n * (length - 1)];
+        var old = new float[n * (length - 1)];
+        Array.Fill(ids, padTokenId);
+        for (int row = 0; row < n; row++)
         {
-            int offset = p - prompts[i].Length;
-            for (int j = 0; j < l; j++) ids[i * l + j] = padTokenId;
-            for (int j = 0; j < prompts[i].Length; j++)
+            var r = rows[row];
+            int p = r.Prompt.Length;
+            for (int j = 0; j < p; j++) ids[row * length + j] = r.Prompt[j];
+            for (int j = 0; j < r.Length; j++)
             {
-                ids[i * l + offset + j] = prompts[i][j];
-                attention[i * l + offset + j] = 1;
-            }
-            for (int j = 0; j < result.Lengths[i]; j++)
-            {
-                ids[i * l + p + j] = result.Tokens[i][j];
-                attention[i * l + p + j] = 1;
-                completion[i * (l - 1) + p - 1 + j] = 1;
-                logProbs[i * (l - 1) + p - 1 + j] = result.LogProbs[i][j];
+                ids[row * length + p + j] = r.Completion[j];           // completion token j sits at p + j
+                mask[row * (length - 1) + p - 1 + j] = 1f;             // predicted from p + j - 1
+                old[row * (length - 1) + p - 1 + j] = r.LogProbs[j];
             }
         }
-        using var idsCpu = tensor(ids, [b, l], int64);
-        using var attentionCpu = tensor(attention, [b, l], int64);
-        using var completionCpu = tensor(completion, [b, l - 1], float32);
-        using var logProbsCpu = tensor(logProbs, [b, l - 1], float32);
         return new RolloutBatch(
-            idsCpu.to(device).DetachFromDisposeScope(),
-            attentionCpu.to(device).DetachFromDisposeScope(),
-            completionCpu.to(device).DetachFromDisposeScope(),
-            logProbsCpu.to(device).DetachFromDisposeScope(),
-            p);
-    }
-
-    public void Dispose()
-    {
-        Ids.Dispose();
-        AttentionMask.Dispose();
-        CompletionMask.Dispose();
-        SampledLogProbs.Dispose();
+            tensor(ids, [n, length], int64).to(device),                // (B, L)
+            tensor(mask, [n, length - 1]).to(device),                  // (B, L-1)
+            tensor(old, [n, length - 1]).to(device));                  // (B, L-1)
     }
 }

@@ -1,6 +1,6 @@
 using Rmt.Contracts;
 using Rmt.Training.Model;
-using Rmt.Training.Training;
+using Rmt.Training.Optimization;
 using TorchSharp;
 using TorchSharp.Modules;
 using static TorchSharp.torch;
