@@ -34,12 +34,12 @@ public static class LocalCommands
     public const string TrainUsage =
         "Trains one stage on local files with the executors of `run`, with a progress bar. --out gets checkpoints/step-N,\n" +
         "metrics.jsonl, report.md and plots/; running it again resumes. --config is the stage config JSON\n" +
-        "(PretrainConfig, MidTrainConfig or PostTrainConfig). exit codes: 0 done, 2 bad options, 5 failed, 130 Ctrl+C (checkpoint saved)";
+        "(PretrainConfig, MidTrainConfig or PostTrainConfig). exit codes: 0 done, 2 bad options, 4 failed (a retry may succeed: storage, machine), 5 failed (bad input or a bug), 130 Ctrl+C (checkpoint saved)";
 
     /// <summary>What `eval --help` says below the command's summary.</summary>
     public const string EvalUsage =
         "Evaluates a checkpoint with the eval stage's evaluators; writes report.md and result.json to --out.\n" +
-        "exit codes: 0 done, 2 bad options, 5 failed, 130 Ctrl+C";
+        "exit codes: 0 done, 2 bad options, 4 failed (a retry may succeed), 5 failed (bad input or a bug), 130 Ctrl+C";
 
     public static Task<int> TrainAsync(TrainOptions options, StageExecutors executors, TextWriter output, TextWriter error) =>
         RunAsync("train", () => PlanTraining(options), executors, output, error);
