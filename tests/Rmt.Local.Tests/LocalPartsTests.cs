@@ -44,12 +44,12 @@ public sealed class LocalPartsTests
         Assert.DoesNotContain("<think>", File.ReadAllText(first.Corpus), StringComparison.Ordinal); // mid-training text is plain
 
         // Worked examples at sum digits: "{context}[ [budget B]]<think>{steps ... left L}</think>{digit}<|endoftext|>", the digit = L's
-        // first; the other half restate the context's end.
+        // first (two thirds of them); the other third restate the context's end.
         var examples = File.ReadAllLines(first.Pretrain).Where(l => l.Contains("<think>", StringComparison.Ordinal)).ToList();
         Assert.Equal(60, examples.Count);
         Assert.InRange(examples.Count(l => l.Contains(" [budget ", StringComparison.Ordinal)), 15, 45);
         var sums = examples.Where(l => l.Contains(" left ", StringComparison.Ordinal)).ToList();
-        Assert.Equal(30, sums.Count);
+        Assert.Equal(40, sums.Count);
         foreach (var line in sums)
         {
             var trace = line[(line.IndexOf("<think>", StringComparison.Ordinal) + 7)..line.IndexOf("</think>", StringComparison.Ordinal)];

@@ -74,8 +74,8 @@ public static class DemoData
         return lines.ToString();
     }
 
-    /// <summary>Plain documents and worked examples, interleaved: half at sum digits (column steps),
-    /// half at any other character (the trace restates the context's end), so the base reasons
+    /// <summary>Plain documents and worked examples, interleaved: two thirds at sum digits (column steps),
+    /// one third at any other character (the trace restates the context's end), so the base reasons
     /// everywhere an evaluation may ask it to. Half the examples carry a budget hint drawn uniformly
     /// from [HintMin, HintMax]; the trace follows it (overshooting hints below the concise length); the
     /// rest are mostly verbose.</summary>
@@ -87,7 +87,7 @@ public static class DemoData
         for (var i = 0; i < size.Traces; i++)
         {
             int? budget = random.NextDouble() < 0.5 ? random.Next(size.HintMin, size.HintMax + 1) : null;
-            var (context, answer, trace) = i % 2 == 0 ? text.WorkedExample(size.ContextChars, budget) : text.RestatingExample(size.ContextChars, budget);
+            var (context, answer, trace) = i % 3 != 0 ? text.WorkedExample(size.ContextChars, budget) : text.RestatingExample(size.ContextChars, budget);
             pieces.Add(ReasoningText.Example(context, budget, trace, answer));
         }
         return string.Join('\n', pieces.OrderBy(_ => random.Next())) + "\n";
