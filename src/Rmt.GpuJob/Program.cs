@@ -33,13 +33,18 @@ public static class Program
         return root;
     }
 
-    public static int Main(string[] args) => Run(args, Console.Out, Console.Error);
+    public static Task<int> Main(string[] args) => RunAsync(args, Console.Out, Console.Error);
 
-    public static int Run(string[] args, TextWriter output, TextWriter error)
+    public static async Task<int> RunAsync(string[] args, TextWriter output, TextWriter error)
     {
         var root = CreateRootCommand();
         // Exceptions reach the catch blocks below (the library's handler would print a stack trace).
-        var invocation = new InvocationConfiguration { Output = output, Error = error, EnableDefaultExceptionHandler = false };
+        // Ctrl+C and SIGTERM stay with the job's own handlers (JobSignals: stop at a step boundary,
+        // save a checkpoint); the library's default would cancel and kill the process after 2 s.
+        var invocation = new InvocationConfiguration
+        {
+            Output = output, Error = error, EnableDefaultExceptionHandler = false, ProcessTerminationTimeout = null,
+        };
         if (args.Length == 0)
         {
             root.Parse(["--help"]).Invoke(invocation);
@@ -61,7 +66,7 @@ public static class Program
         }
         try
         {
-            return parse.Invoke(invocation);
+            return await parse.InvokeAsync(invocation);
         }
         catch (UsageException e)
         {

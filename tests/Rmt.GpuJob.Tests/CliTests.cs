@@ -23,7 +23,7 @@ public sealed class CliTests
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        int code = Program.Run(args, output, error);
+        int code = Program.RunAsync(args, output, error).GetAwaiter().GetResult();
         return (code, output.ToString(), error.ToString());
     }
 

@@ -19,7 +19,7 @@ public static class EvalStageCommand
         {
             checkpointOption, datasetOption, outOption, configOption, maxExamplesOption, deviceOption,
         };
-        command.SetAction(parse =>
+        command.SetAction((parse, _) =>
         {
             var options = new EvalOptions(
                 Checkpoint: parse.GetRequiredValue(checkpointOption),
@@ -28,8 +28,7 @@ public static class EvalStageCommand
                 ConfigFile: parse.GetValue(configOption),
                 MaxExamples: parse.GetValue(maxExamplesOption),
                 Device: parse.GetValue(deviceOption));
-            return LocalCommands.EvalAsync(options, StageExecutorCatalog.All(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error)
-                .GetAwaiter().GetResult();
+            return LocalCommands.EvalAsync(options, StageExecutorCatalog.All(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;
     }

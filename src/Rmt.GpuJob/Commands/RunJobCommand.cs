@@ -22,7 +22,7 @@ public static class RunJobCommand
         {
             jobFileOption, workDirOption, waitOption, cancelPollOption, keepWorkDirOption, traceOption,
         };
-        command.SetAction(parse =>
+        command.SetAction(async (parse, _) =>
         {
             var options = new RunOptions(
                 JobFile: parse.GetValue(jobFileOption),
@@ -32,7 +32,7 @@ public static class RunJobCommand
                 KeepWorkDir: parse.GetValue(keepWorkDirOption));
             var telemetry = JobTelemetrySettings.FromEnvironment(console: parse.GetValue(traceOption));
             using var export = JobTelemetryExport.Start(telemetry);
-            return RunCommand.ExecuteAsync(options, StageExecutorCatalog.All(), parse.InvocationConfiguration.Output).GetAwaiter().GetResult();
+            return await RunCommand.ExecuteAsync(options, StageExecutorCatalog.All(), parse.InvocationConfiguration.Output);
         });
         return command;
     }

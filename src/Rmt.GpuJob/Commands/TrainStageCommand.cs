@@ -21,7 +21,7 @@ public static class TrainStageCommand
         {
             kindOption, datasetOption, outOption, baseOption, evalDatasetOption, configOption, stepsOption, deviceOption,
         };
-        command.SetAction(parse =>
+        command.SetAction((parse, _) =>
         {
             var options = new TrainOptions(
                 Kind: parse.GetRequiredValue(kindOption),
@@ -32,8 +32,7 @@ public static class TrainStageCommand
                 ConfigFile: parse.GetValue(configOption),
                 Steps: parse.GetValue(stepsOption),
                 Device: parse.GetValue(deviceOption));
-            return LocalCommands.TrainAsync(options, StageExecutorCatalog.All(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error)
-                .GetAwaiter().GetResult();
+            return LocalCommands.TrainAsync(options, StageExecutorCatalog.All(), parse.InvocationConfiguration.Output, parse.InvocationConfiguration.Error);
         });
         return command;
     }
