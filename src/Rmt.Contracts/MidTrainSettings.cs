@@ -1,3 +1,5 @@
+using System.Globalization;
+
 namespace Rmt.Contracts;
 
 // The nested knobs of MidTrainConfig: one record per mechanism of the RMT paper (arXiv 2509.24375).
@@ -48,7 +50,8 @@ public sealed record CurriculumConfig(
     TierMix? End = null,             // p_t2: mass moved to hard late (the paper's direction)
     double StartFraction = 0.3,      // t1 = 0.3 T (paper)
     double EndFraction = 0.7,        // t2 = 0.7 T (paper)
-    string? ProxyCheckpoint = null)  // folder of the proxy model; null = the starting policy
+    string? ProxyCheckpoint = null,  // folder of the proxy model; null = the starting policy
+    double? NoiseThreshold = null)   // nats; at or above it a position is noise (random content such as random numbers, which no reasoning predicts): never a key position, never scored. null = none (paper)
 {
     public TierMix Start { get; init; } = Start ?? new TierMix(0.5, 0.3, 0.2);
     public TierMix End { get; init; } = End ?? new TierMix(0.1, 0.3, 0.6);
@@ -59,6 +62,9 @@ public sealed record CurriculumConfig(
         Validation.Range(EasyThreshold, 0.0, 100.0, $"{prefix}.easyThreshold");
         Validation.Range(MediumThreshold, EasyThreshold, 100.0, $"{prefix}.mediumThreshold");
         Validation.Range(HardThreshold, MediumThreshold, 100.0, $"{prefix}.hardThreshold");
+        if (NoiseThreshold is double noise && !(noise > HardThreshold && noise <= 100.0))
+            throw new ContractException(string.Create(CultureInfo.InvariantCulture,
+                $"{prefix}.noiseThreshold is {noise}; it must be above {prefix}.hardThreshold ({HardThreshold}) and at most 100, or null for no noise cut"));
         Start.Validate($"{prefix}.start");
         End.Validate($"{prefix}.end");
         Validation.Range(StartFraction, 0.0, 1.0, $"{prefix}.startFraction");

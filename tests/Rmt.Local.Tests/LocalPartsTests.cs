@@ -35,13 +35,15 @@ public sealed class LocalPartsTests
         using var a = new TempFolder();
         using var b = new TempFolder();
         var size = new DemoDataSize(PretrainDocuments: 20, Traces: 60, CorpusDocuments: 30, EvalDocuments: 10, TrainProblems: 50, TestProblems: 10,
-            ContextChars: 40, HintMin: 20, HintMax: 96);
+            ContextChars: 40, HintMin: 20, HintMax: 96, Templates: 1);
         var first = DemoData.Write(a.Path, size, seed: 7);
         var second = DemoData.Write(b.Path, size, seed: 7);
         foreach (var (x, y) in new[] { (first.Pretrain, second.Pretrain), (first.Corpus, second.Corpus), (first.MathTrain, second.MathTrain) })
             Assert.Equal(File.ReadAllText(x), File.ReadAllText(y));
         Assert.Equal(30, File.ReadAllLines(first.Corpus).Length);
         Assert.DoesNotContain("<think>", File.ReadAllText(first.Corpus), StringComparison.Ordinal); // mid-training text is plain
+        // One template: every sentence reads "a plus b is c.", so only numbers are uncertain.
+        Assert.All(File.ReadAllLines(first.Corpus), line => Assert.Matches(@"^([0-9]+ plus [0-9]+ is [0-9]+\. ?)+<\|endoftext\|>$", line));
 
         // Worked examples at sum digits: "{context}[ [budget B]]<think>{steps ... left L}</think>{digit}<|endoftext|>", the digit = L's
         // first (two thirds of them); the other third restate the context's end.

@@ -28,7 +28,7 @@ public static class ReasoningText
 /// the tens column, the total, the digits already written and those left; the answer is the first
 /// digit left), each written concisely ("4+8+7=19") or in words ("ones 4 plus 8 plus 7 is 19, carry
 /// 1."). All randomness comes from the caller's <see cref="Random"/>, in a fixed order.</summary>
-public sealed class ArithmeticText(Random rng, int operands = 2)
+public sealed class ArithmeticText(Random rng, int operands = 2, int templates = 5)
 {
     private static readonly string[] Templates2 =
     [
@@ -50,12 +50,15 @@ public sealed class ArithmeticText(Random rng, int operands = 2)
 
     public int Operands { get; } = operands is 2 or 3 ? operands : throw new ArgumentOutOfRangeException(nameof(operands), operands, "use 2 or 3 operands");
 
+    /// <summary>How many sentence templates are drawn from (the first ones): 1 leaves the operands and
+    /// the sums as the only uncertain characters of a sentence.</summary>
+    public int Templates { get; } = templates is >= 1 and <= 5 ? templates : throw new ArgumentOutOfRangeException(nameof(templates), templates, "use 1 to 5 templates");
+
     /// <summary>One sentence, the character offset where its sum starts, and its operands.</summary>
     public (string Text, int SumStart, int[] Operands) Sentence()
     {
         var numbers = Enumerable.Range(0, Operands).Select(_ => rng.Next(10, 100)).ToArray();
-        var templates = Operands == 3 ? Templates3 : Templates2;
-        var template = templates[rng.Next(templates.Length)];
+        var template = (Operands == 3 ? Templates3 : Templates2)[rng.Next(Templates)];
         var args = numbers.Cast<object>().Append(numbers.Sum()).ToArray();
         string prefix = string.Format(CultureInfo.InvariantCulture, template[..template.IndexOf("{" + Operands + "}", StringComparison.Ordinal)], args);
         string text = string.Format(CultureInfo.InvariantCulture, template, args);

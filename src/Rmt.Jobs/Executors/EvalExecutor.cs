@@ -81,16 +81,16 @@ public sealed class EvalExecutor : IStageExecutor
     {
         using var loaded = Rmt.Training.Checkpoints.Checkpoint.Load(checkpoint, device);
         var tokens = loaded.Tokenizer.Encode(File.ReadAllText(data));
-        var curriculum = new CurriculumConfig();
-        var entropies = TokenEntropy.Compute(loaded.Model, tokens, curriculum.TopK);
-        var tiers = new EntropyTiers(curriculum);
         // A mid-trained checkpoint is evaluated the way it was trained: its context length, reasoning
-        // length, answer format and the budget hint it ended with (stage_config.json, trainer_state.json);
-        // any other checkpoint with mid-training's defaults. Both shrink to fit the model's context:
-        // prompt = context + budget hint and think markers (margin 16), then the reasoning and the answer.
+        // length, answer format, entropy tiers (noise threshold included) and the budget hint it ended
+        // with (stage_config.json, trainer_state.json); any other checkpoint with mid-training's defaults.
+        // Both shrink to fit the model's context: prompt = context + budget hint and think markers
+        // (margin 16), then the reasoning and the answer.
         var state = Rmt.Training.Checkpoints.Checkpoint.ReadState(checkpoint);
         var trained = state?.Trainer == "rmt" ? RmtTrainer.ReadConfig(checkpoint) : null;
         var midTrain = trained ?? new MidTrainConfig();
+        var entropies = TokenEntropy.Compute(loaded.Model, tokens, midTrain.Curriculum.TopK);
+        var tiers = new EntropyTiers(midTrain.Curriculum);
         int? budget = null;
         if (trained is { Budget.Enabled: true } && state?.Metrics is { } saved && saved.TryGetValue("budget", out var ended) && ended > 0)
             budget = (int)ended;
@@ -113,7 +113,7 @@ public sealed class EvalExecutor : IStageExecutor
             await context.ReportAsync(context.Progress(step, accuracy: result.Accuracy.Average, reasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
         }
         var section = "## Next-token accuracy by entropy tier\n\n" +
-            string.Create(CultureInfo.InvariantCulture, $"Up to {perTier} positions per tier, {contextTokens} context tokens, at most {maxReasoning} reasoning tokens, budget hint {(budget is int h ? h.ToString(CultureInfo.InvariantCulture) : "none")}{(trained is null ? "" : " (as mid-training ended)")}; tiers by the checkpoint's own top-{curriculum.TopK} entropy.\n\n") +
+            string.Create(CultureInfo.InvariantCulture, $"Up to {perTier} positions per tier, {contextTokens} context tokens, at most {maxReasoning} reasoning tokens, budget hint {(budget is int h ? h.ToString(CultureInfo.InvariantCulture) : "none")}{(trained is null ? "" : " (as mid-training ended)")}; tiers by the checkpoint's own top-{midTrain.Curriculum.TopK} entropy{(midTrain.Curriculum.NoiseThreshold is double noise ? $" (at or above {noise} nats: noise, left out)" : "")}.\n\n") +
             NextTokenEvaluator.MarkdownTable(rows);
         return new ExecutorOutcome(2, metrics, HasCheckpoint: false, [section], []);
     }

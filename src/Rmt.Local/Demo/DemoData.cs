@@ -9,7 +9,10 @@ namespace Rmt.Local.Demo;
 
 /// <summary>The demo's datasets, made here so that ./run.sh needs nothing downloaded; the design of
 /// experiments/rmt-mini at a smaller size (<see cref="ArithmeticText"/>: sentences that add two
-/// two-digit numbers, where the digits of each sum need reasoning):
+/// two-digit numbers, where the digits of each sum need reasoning). The demo draws every sentence
+/// from one template ("34 plus 58 is 92."), so that the uncertain characters of its text are the
+/// operands (random: the pipeline's noise threshold leaves them out) and the sums (which reasoning
+/// computes), not the choice of the next sentence's wording:
 /// <list type="bullet">
 /// <item>pretrain.txt: plain arithmetic documents and worked next-token examples in the reasoning
 /// format (context, an optional budget hint, &lt;think&gt; trace &lt;/think&gt;, the next character):
@@ -40,8 +43,8 @@ public static class DemoData
             Path.Combine(folder, "math-train.jsonl"), Path.Combine(folder, "math-test.jsonl"));
         // One stream per file, so that changing one size leaves the other files as they were.
         File.WriteAllText(files.Pretrain, PretrainText(new Random(seed), size));
-        File.WriteAllText(files.Corpus, PlainText(new ArithmeticText(new Random(seed + 1)), size.CorpusDocuments));
-        File.WriteAllText(files.CorpusEval, PlainText(new ArithmeticText(new Random(seed + 2)), size.EvalDocuments));
+        File.WriteAllText(files.Corpus, PlainText(new ArithmeticText(new Random(seed + 1), templates: size.Templates), size.CorpusDocuments));
+        File.WriteAllText(files.CorpusEval, PlainText(new ArithmeticText(new Random(seed + 2), templates: size.Templates), size.EvalDocuments));
         if (gsm8kFolder is not null)
         {
             CopyHead(Path.Combine(gsm8kFolder, "train.jsonl"), files.MathTrain, size.TrainProblems);
@@ -49,7 +52,7 @@ public static class DemoData
         }
         else
         {
-            var problems = Problems(new ArithmeticText(new Random(seed + 3)), size.TrainProblems + size.TestProblems);
+            var problems = Problems(new ArithmeticText(new Random(seed + 3), templates: size.Templates), size.TrainProblems + size.TestProblems);
             File.WriteAllLines(files.MathTest, problems[..size.TestProblems]);
             File.WriteAllLines(files.MathTrain, problems[size.TestProblems..]);
         }
@@ -81,7 +84,7 @@ public static class DemoData
     /// rest are mostly verbose.</summary>
     public static string PretrainText(Random random, DemoDataSize size)
     {
-        var text = new ArithmeticText(random);   // one seeded stream: sentences, hints and order
+        var text = new ArithmeticText(random, templates: size.Templates);   // one seeded stream: sentences, hints and order
         var pieces = new List<string>();
         for (var i = 0; i < size.PretrainDocuments; i++) pieces.Add(text.Document() + ReasoningText.EndOfText);
         for (var i = 0; i < size.Traces; i++)
@@ -123,6 +126,6 @@ public static class DemoData
 /// <summary>How much data the demo writes. Hints in pretraining cover [HintMin, HintMax] (about
 /// B_T/2 to B_0 of the demo's mid-training); ContextChars is mid-training's context.</summary>
 public sealed record DemoDataSize(int PretrainDocuments, int Traces, int CorpusDocuments, int EvalDocuments, int TrainProblems, int TestProblems,
-    int ContextChars, int HintMin, int HintMax);
+    int ContextChars, int HintMin, int HintMax, int Templates);
 
 public sealed record DemoFiles(string Pretrain, string Corpus, string CorpusEval, string MathTrain, string MathTest);

@@ -5,6 +5,10 @@ namespace Rmt.Training.MidTraining;
 /// <summary>Difficulty of a position by the proxy model's top-k entropy H (nats).</summary>
 public enum Tier
 {
+    /// <summary>H at or above the noise threshold (when one is set): random content that no reasoning
+    /// predicts; never a key position, never scored.</summary>
+    Noise = -2,
+
     /// <summary>H below the easy threshold: predictable without thought; never a key position.</summary>
     Trivial = -1,
     Easy = 0,
@@ -15,13 +19,14 @@ public enum Tier
 /// <summary>The tier thresholds and the two ways they are used.
 /// <list type="bullet">
 /// <item><b>Bands</b> (disjoint, for sampling key positions): easy = [t_easy, t_medium),
-/// medium = [t_medium, t_hard), hard = [t_hard, inf); below t_easy is trivial.</item>
+/// medium = [t_medium, t_hard), hard = [t_hard, t_noise); below t_easy is trivial, at or above the
+/// optional noise threshold t_noise is noise (infinite when unset, as in the paper).</item>
 /// <item><b>Nested tiers</b> (RPT's evaluation split): tier k holds every position with
-/// H >= t_k, so hard is inside medium is inside easy.</item>
+/// t_k &lt;= H &lt; t_noise, so hard is inside medium is inside easy.</item>
 /// </list></summary>
-public sealed class EntropyTiers(double easy, double medium, double hard)
+public sealed class EntropyTiers(double easy, double medium, double hard, double noise = double.PositiveInfinity)
 {
-    public EntropyTiers(CurriculumConfig c) : this(c.EasyThreshold, c.MediumThreshold, c.HardThreshold) { }
+    public EntropyTiers(CurriculumConfig c) : this(c.EasyThreshold, c.MediumThreshold, c.HardThreshold, c.NoiseThreshold ?? double.PositiveInfinity) { }
 
     public double Threshold(Tier tier) => tier switch
     {
@@ -34,12 +39,16 @@ public sealed class EntropyTiers(double easy, double medium, double hard)
     /// <summary>The disjoint band of an entropy (NaN = no prediction there = trivial).</summary>
     public Tier Band(double entropy) =>
         double.IsNaN(entropy) || entropy < easy ? Tier.Trivial
+        : entropy >= noise ? Tier.Noise
         : entropy < medium ? Tier.Easy
         : entropy < hard ? Tier.Medium
         : Tier.Hard;
 
     /// <summary>True when the entropy belongs to the nested tier (H >= its threshold).</summary>
-    public bool InNested(double entropy, Tier tier) => !double.IsNaN(entropy) && entropy >= Threshold(tier);
+    public bool InNested(double entropy, Tier tier) => !double.IsNaN(entropy) && entropy >= Threshold(tier) && entropy < noise;
+
+    /// <summary>True for the three bands that hold key positions (easy, medium, hard).</summary>
+    public static bool IsKey(Tier tier) => tier >= Tier.Easy;
 }
 
 /// <summary>The tier distribution over training: <c>p_t1</c> until t1 = StartFraction*T, linear to
@@ -64,13 +73,14 @@ public sealed class CurriculumSchedule(CurriculumConfig config, int totalSteps)
 
 /// <summary>Draws key positions: a tier from the curriculum mix, then a position uniformly within
 /// that tier's band. A tier with no positions gives its mass to the others in proportion (the mix
-/// is renormalised over non-empty tiers). Curriculum off: uniform over every non-trivial position.
-/// When the corpus has no non-trivial position at all, uniform over every eligible position.
+/// is renormalised over non-empty tiers). Curriculum off: uniform over every key position (easy,
+/// medium or hard: neither trivial nor noise). When the corpus has no key position at all, uniform
+/// over every eligible position.
 /// Eligible positions have at least one token of context (pos >= 1).</summary>
 public sealed class KeyPositionSampler
 {
     private readonly int[][] bands = new int[3][];
-    private readonly int[] nonTrivial;
+    private readonly int[] keys;
     private readonly int[] eligible;
     private readonly CurriculumSchedule schedule;
     private readonly bool enabled;
@@ -84,17 +94,15 @@ public sealed class KeyPositionSampler
         {
             all.Add(pos);
             var band = tiers.Band(entropies[pos]);
-            if (band != Tier.Trivial) lists[(int)band].Add(pos);
+            if (EntropyTiers.IsKey(band)) lists[(int)band].Add(pos);
         }
         for (int i = 0; i < 3; i++) bands[i] = [.. lists[i]];
-        nonTrivial = [.. lists.SelectMany(l => l).Order()];
+        keys = [.. lists.SelectMany(l => l).Order()];
         eligible = [.. all];
         if (eligible.Length == 0) throw new ArgumentException("the corpus needs at least two tokens to have a key position", nameof(entropies));
         schedule = new CurriculumSchedule(config, totalSteps);
         enabled = config.Enabled;
     }
-
-    public int Count(Tier tier) => tier == Tier.Trivial ? eligible.Length - nonTrivial.Length : bands[(int)tier].Length;
 
     /// <summary>The mix actually used at a step, after moving the mass of empty tiers.</summary>
     public TierMix EffectiveMix(int step)
@@ -114,9 +122,9 @@ public sealed class KeyPositionSampler
     public int[] Draw(int step, int count, Random rng)
     {
         var positions = new int[count];
-        if (!enabled || nonTrivial.Length == 0)
+        if (!enabled || keys.Length == 0)
         {
-            var pool = nonTrivial.Length > 0 ? nonTrivial : eligible;
+            var pool = keys.Length > 0 ? keys : eligible;
             for (int i = 0; i < count; i++) positions[i] = pool[rng.Next(pool.Length)];
             return positions;
         }

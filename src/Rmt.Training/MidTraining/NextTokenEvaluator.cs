@@ -49,7 +49,7 @@ public static class NextTokenEvaluator
         for (int pos = 1; pos < tokens.Count; pos++)
         {
             var band = tiers.Band(entropies[pos]);
-            if (band != Tier.Trivial) bands[(int)band].Add(pos);
+            if (EntropyTiers.IsKey(band)) bands[(int)band].Add(pos);
         }
         var population = bands.Select(b => (long)b.Count).ToArray();
         var drawn = bands.Select(b => b.OrderBy(_ => rng.Next()).Take(options.PositionsPerTier).Order().ToArray()).ToArray();

@@ -58,6 +58,29 @@ public sealed class BudgetAndCurriculumTests
         Assert.True(tiers.InNested(1.2, Tier.Easy) && !tiers.InNested(1.2, Tier.Hard));
     }
 
+    [Fact]
+    public void A_noise_threshold_cuts_the_top_of_the_hard_band_out_of_every_tier()
+    {
+        var tiers = new EntropyTiers(new CurriculumConfig(NoiseThreshold: 2.0));
+        Assert.Equal(Tier.Hard, tiers.Band(1.99));
+        Assert.Equal(Tier.Noise, tiers.Band(2.0));
+        Assert.False(tiers.InNested(2.3, Tier.Easy) || tiers.InNested(2.3, Tier.Hard));
+        Assert.True(tiers.InNested(1.7, Tier.Easy) && tiers.InNested(1.7, Tier.Hard));
+        Assert.Equal(Tier.Hard, new EntropyTiers(new CurriculumConfig()).Band(50.0));   // unset: no noise band (paper)
+    }
+
+    [Fact]
+    public void The_sampler_and_the_evaluation_never_use_noise_positions()
+    {
+        // Entropies(): 10 hard positions at 2.0 nats, which a noise threshold of 1.9 turns into noise.
+        var config = new CurriculumConfig(NoiseThreshold: 1.9);
+        foreach (var curriculum in new[] { config, config with { Enabled = false } })
+        {
+            var drawn = new KeyPositionSampler(Entropies(), curriculum, 100).Draw(90, 5000, new Random(3));
+            Assert.All(drawn, p => Assert.InRange(p, 11, 30));                  // easy and medium only
+        }
+    }
+
     private static float[] Entropies()
     {
         // position 0 has no prediction; then 10 trivial, 10 easy, 10 medium, 10 hard

@@ -38,6 +38,7 @@ public sealed class MidTrainConfigTests
     [InlineData("midTrain.budget.gamma", "between 1E-09 and 1")]
     [InlineData("midTrain.curriculum.start", "must be 1")]
     [InlineData("midTrain.curriculum.hardThreshold", "between 1 and 100")]
+    [InlineData("midTrain.curriculum.noiseThreshold", "above midTrain.curriculum.hardThreshold (1.5)")]
     [InlineData("midTrain.reward.match", "exact, byte-prefix")]
     [InlineData("midTrain.rollout.answerFormat", "next-token, boxed")]
     [InlineData("midTrain.grpo.klWeight", "between 0 and 100")]
@@ -49,6 +50,7 @@ public sealed class MidTrainConfigTests
             "midTrain.budget.gamma" => new(Budget: new BudgetConfig(Gamma: 1.5)),
             "midTrain.curriculum.start" => new(Curriculum: new CurriculumConfig(Start: new TierMix(0.5, 0.5, 0.5))),
             "midTrain.curriculum.hardThreshold" => new(Curriculum: new CurriculumConfig(HardThreshold: 0.7)),
+            "midTrain.curriculum.noiseThreshold" => new(Curriculum: new CurriculumConfig(NoiseThreshold: 1.5)),
             "midTrain.reward.match" => new(Reward: new RewardConfig(Match: "fuzzy")),
             "midTrain.rollout.answerFormat" => new(Rollout: new RolloutConfig(AnswerFormat: "json")),
             "midTrain.grpo.klWeight" => new(Grpo: new GrpoConfig(KlWeight: -1)),
