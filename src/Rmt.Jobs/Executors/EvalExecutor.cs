@@ -110,7 +110,7 @@ public sealed class EvalExecutor : IStageExecutor
             rows.Add((reasoning ? "with reasoning" : "next-token argmax (NTP)", result));
             // With reasoning is the run's own model; argmax is the NTP baseline row of the report.
             NextTokenMetrics.Add(metrics, reasoning ? null : StageMetricNames.NtpBaseline, result);
-            await context.ReportAsync(context.Progress(step, accuracy: result.Accuracy.Average, reasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
+            await context.ReportAsync(context.Progress(step, accuracy: double.IsFinite(result.Accuracy.Average) ? result.Accuracy.Average : null, reasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
         }
         var section = "## Next-token accuracy by entropy tier\n\n" +
             string.Create(CultureInfo.InvariantCulture, $"Up to {perTier} positions per tier, {contextTokens} context tokens, at most {maxReasoning} reasoning tokens, budget hint {(budget is int h ? h.ToString(CultureInfo.InvariantCulture) : "none")}{(trained is null ? "" : " (as mid-training ended)")}; tiers by the checkpoint's own top-{midTrain.Curriculum.TopK} entropy{(midTrain.Curriculum.NoiseThreshold is double noise ? $" (at or above {noise} nats: noise, left out)" : "")}.\n\n") +

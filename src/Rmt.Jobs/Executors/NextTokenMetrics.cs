@@ -11,10 +11,15 @@ public static class NextTokenMetrics
     public static void Add(IDictionary<string, double> metrics, string? model, NextTokenEvaluation result)
     {
         string Name(string metric) => model is null ? metric : StageMetricNames.Of(model, metric);
-        metrics[Name(StageMetricNames.AccuracyEasy)] = result.Accuracy.Easy;
-        metrics[Name(StageMetricNames.AccuracyMedium)] = result.Accuracy.Medium;
-        metrics[Name(StageMetricNames.AccuracyHard)] = result.Accuracy.Hard;
-        metrics[Name(StageMetricNames.Accuracy)] = result.Accuracy.Average;
+        // A tier without positions (NaN) has no accuracy: no metric rather than a value JSON cannot hold.
+        void Set(string metric, double value)
+        {
+            if (double.IsFinite(value)) metrics[Name(metric)] = value;
+        }
+        Set(StageMetricNames.AccuracyEasy, result.Accuracy.Easy);
+        Set(StageMetricNames.AccuracyMedium, result.Accuracy.Medium);
+        Set(StageMetricNames.AccuracyHard, result.Accuracy.Hard);
+        Set(StageMetricNames.Accuracy, result.Accuracy.Average);
         if (!result.Reasoning) return;
         metrics[Name(StageMetricNames.ReasoningLength)] = result.MeanReasoningLength;
         metrics[Name(StageMetricNames.WellFormed)] = result.WellFormed;

@@ -20,10 +20,11 @@ public sealed record NextTokenEvalOptions(
     int Seed = 1234);                // which positions are drawn
 
 /// <summary>Accuracy of the nested tiers (RPT's split: tier k = positions with H >= t_k) and their
-/// mean, the paper's "Avg".</summary>
+/// mean, the paper's "Avg". A tier without positions is NaN and left out of the mean (NaN when
+/// every tier is empty).</summary>
 public sealed record TierAccuracy(double Easy, double Medium, double Hard)
 {
-    public double Average => (Easy + Medium + Hard) / 3.0;
+    public double Average => new[] { Easy, Medium, Hard }.Where(double.IsFinite).DefaultIfEmpty(double.NaN).Average();
 }
 
 /// <summary>Result of one evaluation; <see cref="BandAccuracy"/> holds the raw per-band numbers
@@ -149,6 +150,11 @@ public static class NextTokenEvaluator
             sb.AppendLine(string.Create(CultureInfo.InvariantCulture,
                 $"| {method} | {100 * r.Accuracy.Easy:F2} | {100 * r.Accuracy.Medium:F2} | {100 * r.Accuracy.Hard:F2} | {100 * r.Accuracy.Average:F2} | {len} | {formed} |"));
         }
+        // Rows on the same text and entropies score the same positions: say how many, so that a tier
+        // resting on a handful of positions is not read as a measurement.
+        if (rows.FirstOrDefault().Result is { } first)
+            sb.AppendLine().AppendLine(string.Create(CultureInfo.InvariantCulture,
+                $"Positions scored per band (of all in the band): easy {first.BandPositions[0]} of {first.BandPopulation[0]}, medium {first.BandPositions[1]} of {first.BandPopulation[1]}, hard {first.BandPositions[2]} of {first.BandPopulation[2]}."));
         return sb.ToString();
     }
 }

@@ -43,6 +43,14 @@ public sealed class EvaluationAndEntropyTests(TinyReasoner reasoner)
     }
 
     [Fact]
+    public void A_tier_without_positions_is_left_out_of_the_average()
+    {
+        Assert.Equal(0.75, new TierAccuracy(0.5, 1.0, double.NaN).Average, 12);
+        Assert.Equal(0.5, new TierAccuracy(0.25, 0.5, 0.75).Average, 12);
+        Assert.True(double.IsNaN(new TierAccuracy(double.NaN, double.NaN, double.NaN).Average));
+    }
+
+    [Fact]
     public void Evaluator_reports_nested_tiers_with_and_without_reasoning()
     {
         using var model = reasoner.Load();
@@ -69,5 +77,7 @@ public sealed class EvaluationAndEntropyTests(TinyReasoner reasoner)
         Assert.Contains("| NTP | ", table);
         Assert.Contains("| Method | Easy | Medium | Hard | Avg | Reasoning length | Well-formed |", table);
         Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture, $" | {100 * withReasoning.WellFormed:F0}% |"), table);
+        Assert.Contains(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"hard {argmax.BandPositions[2]} of {argmax.BandPopulation[2]}."), table);
     }
 }
