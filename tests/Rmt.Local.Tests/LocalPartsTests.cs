@@ -35,7 +35,7 @@ public sealed class LocalPartsTests
         using var a = new TempFolder();
         using var b = new TempFolder();
         var size = new DemoDataSize(PretrainDocuments: 20, Traces: 60, CorpusDocuments: 30, EvalDocuments: 10, TrainProblems: 50, TestProblems: 10,
-            ContextChars: 40, HintMin: 20, HintMax: 96, Templates: 1);
+            ContextChars: 40, HintMin: 20, HintMax: 96);
         var first = DemoData.Write(a.Path, size, seed: 7);
         var second = DemoData.Write(b.Path, size, seed: 7);
         foreach (var (x, y) in new[] { (first.Pretrain, second.Pretrain), (first.Corpus, second.Corpus), (first.MathTrain, second.MathTrain) })

@@ -35,6 +35,9 @@ public static class DemoData
     public static readonly string MathTrain = BlobLayout.Dataset(DatasetName, "math-train.jsonl");
     public static readonly string MathTest = BlobLayout.Dataset(DatasetName, "math-test.jsonl");
 
+    /// <summary>Every sentence of every file from the first template ("34 plus 58 is 92.").</summary>
+    private const int Templates = 1;
+
     /// <summary>Writes the five files into <paramref name="folder"/> and returns their local paths.</summary>
     public static DemoFiles Write(string folder, DemoDataSize size, int seed = 1234, string? gsm8kFolder = null)
     {
@@ -43,8 +46,8 @@ public static class DemoData
             Path.Combine(folder, "math-train.jsonl"), Path.Combine(folder, "math-test.jsonl"));
         // One stream per file, so that changing one size leaves the other files as they were.
         File.WriteAllText(files.Pretrain, PretrainText(new Random(seed), size));
-        File.WriteAllText(files.Corpus, PlainText(new ArithmeticText(new Random(seed + 1), templates: size.Templates), size.CorpusDocuments));
-        File.WriteAllText(files.CorpusEval, PlainText(new ArithmeticText(new Random(seed + 2), templates: size.Templates), size.EvalDocuments));
+        File.WriteAllText(files.Corpus, PlainText(new ArithmeticText(new Random(seed + 1), templates: Templates), size.CorpusDocuments));
+        File.WriteAllText(files.CorpusEval, PlainText(new ArithmeticText(new Random(seed + 2), templates: Templates), size.EvalDocuments));
         if (gsm8kFolder is not null)
         {
             CopyHead(Path.Combine(gsm8kFolder, "train.jsonl"), files.MathTrain, size.TrainProblems);
@@ -52,7 +55,7 @@ public static class DemoData
         }
         else
         {
-            var problems = Problems(new ArithmeticText(new Random(seed + 3), templates: size.Templates), size.TrainProblems + size.TestProblems);
+            var problems = Problems(new ArithmeticText(new Random(seed + 3), templates: Templates), size.TrainProblems + size.TestProblems);
             File.WriteAllLines(files.MathTest, problems[..size.TestProblems]);
             File.WriteAllLines(files.MathTrain, problems[size.TestProblems..]);
         }
@@ -84,7 +87,7 @@ public static class DemoData
     /// rest are mostly verbose.</summary>
     public static string PretrainText(Random random, DemoDataSize size)
     {
-        var text = new ArithmeticText(random, templates: size.Templates);   // one seeded stream: sentences, hints and order
+        var text = new ArithmeticText(random, templates: Templates);   // one seeded stream: sentences, hints and order
         var pieces = new List<string>();
         for (var i = 0; i < size.PretrainDocuments; i++) pieces.Add(text.Document() + ReasoningText.EndOfText);
         for (var i = 0; i < size.Traces; i++)
@@ -126,6 +129,6 @@ public static class DemoData
 /// <summary>How much data the demo writes. Hints in pretraining cover [HintMin, HintMax] (about
 /// B_T/2 to B_0 of the demo's mid-training); ContextChars is mid-training's context.</summary>
 public sealed record DemoDataSize(int PretrainDocuments, int Traces, int CorpusDocuments, int EvalDocuments, int TrainProblems, int TestProblems,
-    int ContextChars, int HintMin, int HintMax, int Templates);
+    int ContextChars, int HintMin, int HintMax);
 
 public sealed record DemoFiles(string Pretrain, string Corpus, string CorpusEval, string MathTrain, string MathTest);

@@ -21,8 +21,9 @@ public enum DemoSize
 /// the traces at sum digits) is the recipe on which the untrained base's traces were right on 68% of
 /// sum-digit positions against 46% for its argmax (docs/rmt-trainer.md, "The demo"). Random operand
 /// digits sit at about ln 10 = 2.3 nats under such a base, sum digits mostly below 1.5: the noise
-/// threshold of 2.0 nats keeps the operands out of RL and out of the held-out score. The stage timeout is long enough for the silent preparation
-/// steps (the entropy pass over the corpus) on a busy laptop.</summary>
+/// threshold of 2.0 nats keeps the operands out of RL and out of the held-out score. The stage
+/// timeout is long enough for the silent preparation steps (the entropy pass over the corpus) on a
+/// busy laptop.</summary>
 public static class DemoRequest
 {
     public static PipelineRequest Create(string runId, DemoSize size) => size switch
@@ -51,8 +52,8 @@ public static class DemoRequest
 
     /// <summary>How much data the demo writes for a size.</summary>
     public static DemoDataSize DataSize(DemoSize size) => size == DemoSize.Tiny
-        ? new DemoDataSize(PretrainDocuments: 100, Traces: 100, CorpusDocuments: 100, EvalDocuments: 30, TrainProblems: 40, TestProblems: 8, ContextChars: 16, HintMin: 4, HintMax: 8, Templates: 1)
-        : new DemoDataSize(PretrainDocuments: 2000, Traces: 15000, CorpusDocuments: 600, EvalDocuments: 200, TrainProblems: 400, TestProblems: 64, ContextChars: 64, HintMin: 20, HintMax: 96, Templates: 1);
+        ? new DemoDataSize(PretrainDocuments: 100, Traces: 100, CorpusDocuments: 100, EvalDocuments: 30, TrainProblems: 40, TestProblems: 8, ContextChars: 16, HintMin: 4, HintMax: 8)
+        : new DemoDataSize(PretrainDocuments: 2000, Traces: 15000, CorpusDocuments: 600, EvalDocuments: 200, TrainProblems: 400, TestProblems: 64, ContextChars: 64, HintMin: 20, HintMax: 96);
 
     private static PipelineDatasets Datasets() =>
         new(MidTrain: DemoData.Corpus, PostTrain: DemoData.MathTrain, Pretrain: DemoData.Pretrain, PostTrainEval: DemoData.MathTest, MidTrainEval: DemoData.CorpusEval);
