@@ -141,12 +141,13 @@ public sealed class ArithmeticText(Random rng, int operands = 2, int templates =
     }
 
     /// <summary>A sentence asked up to its sum, as a math problem: the question, the concise column
-    /// steps as the solution (ones, tens, total; one per line) and the sum.</summary>
+    /// steps as the solution (ones, tens, total: "9+6=15 4+5+1=10 =105", the start of the concise
+    /// trace next-token reasoning writes at the sum's first digit, on one line as it does) and the sum.</summary>
     public (string Question, string Solution, int Answer) Problem()
     {
         var (text, sumStart, numbers) = Sentence();
         var steps = Steps(numbers, written: 0);
-        return (text[..sumStart].TrimEnd(), string.Join("\n", steps[1..4].Select(s => s.Concise)), numbers.Sum());
+        return (text[..sumStart].TrimEnd(), string.Join(" ", steps[1..4].Select(s => s.Concise)), numbers.Sum());
     }
 
     public static string Last(string text, int chars) => text.Length > chars ? text[^chars..] : text;

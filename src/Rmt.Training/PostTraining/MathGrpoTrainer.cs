@@ -13,7 +13,7 @@ namespace Rmt.Training.PostTraining;
 // Math post-training with verifiable rewards: GRPO as in DeepSeekMath (arXiv 2402.03300) and
 // DeepSeek-R1, the paper's post-training stage. Per optimizer step:
 //   1. take BatchSize problems (a seeded shuffle of the training set, reshuffled every epoch);
-//   2. sample G completions of each prompt "question\n<think>" with the current policy (KV cache,
+//   2. sample G completions of each prompt "question <think>" with the current policy (KV cache,
 //      temperature T, stop at end-of-text), keeping each token's sampling log-prob;
 //   3. reward r = (1 - w) * correct + w * well-formed (MathReward, in the RMT trainer's IRewardFunction
 //      signature over MathResponse.Parse), verifiable, no learned model;

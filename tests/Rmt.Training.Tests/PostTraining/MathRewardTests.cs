@@ -1,4 +1,5 @@
 using Rmt.Contracts;
+using Rmt.Contracts.Datasets;
 using Rmt.Training.PostTraining;
 using Rmt.Training.MidTraining;
 using Rmt.Training.Tokenizers;
@@ -71,6 +72,19 @@ public sealed class MathRewardTests
             Assert.DoesNotContain("\n", completion, StringComparison.Ordinal);
             Assert.Equal(new MathRewardBreakdown(1.0, 1.0, 1.0), new MathReward(Bytes, 0.1).Breakdown(completion, problem));
         }
+    }
+
+    [Fact]
+    public void A_problem_reads_like_next_token_reasoning_at_its_answer()
+    {
+        // Mid-training writes "{context}<think>{trace}</think>{next}"; a problem asked up to its sum
+        // must read the same, so a mid-trained checkpoint meets no new punctuation around its reasoning.
+        var (question, solution, sum) = new ArithmeticText(new Random(3), templates: 1).Problem();
+        var problem = new MathProblem(question, $"{solution}\n#### {sum}");
+        var text = MathPromptFormat.Prompt(problem) + MathPromptFormat.Completion(problem);
+        var sentence = $"{question} "; // the sentence up to its sum, as mid-training's context ends
+        Assert.Equal($"{sentence}{ReasoningText.ThinkStart}{solution}{ReasoningText.ThinkEnd} #### {sum}", text);
+        Assert.Matches(@"^[0-9]+ plus [0-9]+ is <think>[0-9]\+[0-9]=[0-9]+ [0-9]\+[0-9]\+[01]=[0-9]+ =[0-9]+</think> #### [0-9]+$", text);
     }
 
     [Fact]
