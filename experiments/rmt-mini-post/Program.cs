@@ -32,6 +32,19 @@ var dataDir = Path.Combine(postDir, "data");
 var (train, heldOut) = config.MiniOperands > 0
     ? MiniProblems(config.TrainProblems, config.HeldOutProblems, config.Seed, config.MiniOperands)
     : new ArithmeticProblemGenerator(config.Problems).GenerateSplit(config.TrainProblems, config.HeldOutProblems, config.Seed);
+// A finished run in the work folder is kept and an interrupted one resumes, so the folder must hold
+// this configuration's runs: another config or other problems (a code change) under the same name
+// would be reported as if they were this one's.
+var inputs = config.ToJson() + "\n" + string.Concat(train.Concat(heldOut).Select(p => $"{p.Question}\t{p.Answer}\n"));
+var inputsPath = Path.Combine(postDir, "inputs.txt");
+if (File.Exists(inputsPath) && File.ReadAllText(inputsPath) != inputs)
+{
+    Console.Error.WriteLine($"{postDir} holds runs of another configuration or other problems than config '{config.Name}' makes now; " +
+                            "delete that folder to run this one from scratch, or give the config another name");
+    return 2;
+}
+Directory.CreateDirectory(postDir);
+File.WriteAllText(inputsPath, inputs);
 Gsm8kLoader.Save(Path.Combine(dataDir, "train.jsonl"), train);
 Gsm8kLoader.Save(Path.Combine(dataDir, "test.jsonl"), heldOut);
 Log($"problems: {train.Count} train, {heldOut.Count} held out; e.g. {heldOut[0].Question} -> {MathPromptFormat.Completion(heldOut[0])}");
