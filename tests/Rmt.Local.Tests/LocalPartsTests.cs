@@ -42,8 +42,8 @@ public sealed class LocalPartsTests
             Assert.Equal(File.ReadAllText(x), File.ReadAllText(y));
         Assert.Equal(30, File.ReadAllLines(first.Corpus).Length);
         Assert.DoesNotContain("<think>", File.ReadAllText(first.Corpus), StringComparison.Ordinal); // mid-training text is plain
-        // One template: every sentence reads "a plus b is c.", so only numbers are uncertain.
-        Assert.All(File.ReadAllLines(first.Corpus), line => Assert.Matches(@"^([0-9]+ plus [0-9]+ is [0-9]+\. ?)+<\|endoftext\|>$", line));
+        // One template: every sentence reads "a plus b plus c is d.", so only numbers are uncertain.
+        Assert.All(File.ReadAllLines(first.Corpus), line => Assert.Matches(@"^([0-9]+ plus [0-9]+ plus [0-9]+ is [0-9]+\. ?)+<\|endoftext\|>$", line));
 
         // Worked examples at sum digits: "{context}[ [budget B]]<think>{steps ... left L}</think>{digit}<|endoftext|>", the digit = L's
         // first (two thirds of them); the other third restate the context's end.
@@ -73,7 +73,7 @@ public sealed class LocalPartsTests
             var answer = json.RootElement.GetProperty("answer").GetString()!;
             var final = int.Parse(answer[(answer.LastIndexOf("#### ", StringComparison.Ordinal) + 5)..]);
             var operands = System.Text.RegularExpressions.Regex.Matches(question, "[0-9]+").Select(m => int.Parse(m.Value)).ToList();
-            Assert.Equal(2, operands.Count);
+            Assert.Equal(DemoData.Operands, operands.Count);
             Assert.Equal(operands.Sum(), final);
             Assert.Contains($"={final}", answer, StringComparison.Ordinal); // the column steps end with the total
         }
