@@ -8,9 +8,9 @@ using Rmt.Contracts.Datasets;
 namespace Rmt.Local.Demo;
 
 /// <summary>The demo's datasets, made here so that ./run.sh needs nothing downloaded; the design of
-/// experiments/rmt-mini at a smaller size (<see cref="ArithmeticText"/>: sentences that add two
-/// two-digit numbers (three in the demo), where the digits of each sum need reasoning). The demo draws every sentence
-/// from one template ("34 plus 58 plus 27 is 119."), so that the uncertain characters of its text are the
+/// experiments/rmt-mini at a smaller size (<see cref="ArithmeticText"/>: sentences that add two-digit
+/// numbers, three in the demo, where the digits of each sum need reasoning). The demo draws every
+/// sentence from one template ("34 plus 58 plus 27 is 119."), so that the uncertain characters of its text are the
 /// operands (random: the pipeline's noise threshold leaves them out) and the sums (which reasoning
 /// computes), not the choice of the next sentence's wording:
 /// <list type="bullet">

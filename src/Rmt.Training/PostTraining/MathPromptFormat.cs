@@ -9,8 +9,8 @@ namespace Rmt.Training.PostTraining;
 /// what comes next: ReasoningFormat), so a checkpoint uses the reasoning mid-training sharpened
 /// without new punctuation to learn first. The prompt opens the reasoning so even an untrained model
 /// starts in the right mode; the answer uses GSM8K's marker so one extractor reads references and
-/// outputs. Reasoning is one line (steps joined by "; "), so a completion is one line of text. Token level (end-of-text around it) is
-/// <see cref="MathTokens"/>; reading a completion back is <see cref="MathResponse"/>.</summary>
+/// outputs. Reasoning is one line (steps joined by "; "), so a completion is one line of text.
+/// Token level (end-of-text around it) is <see cref="MathTokens"/>; reading a completion back is <see cref="MathResponse"/>.</summary>
 public static class MathPromptFormat
 {
     public const string ThinkOpen = AnswerExtractor.ThinkOpen;
