@@ -75,7 +75,7 @@ public sealed class MidTrainExecutor : IStageExecutor
             var tiers = new EntropyTiers(config.Curriculum);
             var finalBudget = trainer.History.Count > 0 ? trainer.History[^1].Budget : null; // the budget the policy ended training with
             var options = new NextTokenEvalOptions(Reasoning: config.Reinforcement, Budget: config.Budget.Enabled ? finalBudget : null,
-                PositionsPerTier: 50, ContextTokens: config.ContextTokens, MaxReasoningTokens: config.Rollout.MaxReasoningTokens,
+                PositionsPerTier: config.EvalPositionsPerTier, ContextTokens: config.ContextTokens, MaxReasoningTokens: config.Rollout.MaxReasoningTokens,
                 AnswerFormat: config.Rollout.AnswerFormat, Seed: config.Schedule.Seed);
             // The untrained base on the same positions with the same hint: what training added. Its argmax is the NTP row.
             using var untrained = ModelIO.Load(baseDir, device);

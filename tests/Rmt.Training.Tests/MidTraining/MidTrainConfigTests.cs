@@ -42,6 +42,7 @@ public sealed class MidTrainConfigTests
     [InlineData("midTrain.reward.match", "exact, byte-prefix")]
     [InlineData("midTrain.rollout.answerFormat", "next-token, boxed")]
     [InlineData("midTrain.grpo.klWeight", "between 0 and 100")]
+    [InlineData("midTrain.evalPositionsPerTier", "between 1 and 1000000")]
     [InlineData("midTrain.ntpWeight", "reinforcement")]
     public void Bad_configs_are_rejected_naming_the_field_and_the_valid_range(string field, string range)
     {
@@ -54,6 +55,7 @@ public sealed class MidTrainConfigTests
             "midTrain.reward.match" => new(Reward: new RewardConfig(Match: "fuzzy")),
             "midTrain.rollout.answerFormat" => new(Rollout: new RolloutConfig(AnswerFormat: "json")),
             "midTrain.grpo.klWeight" => new(Grpo: new GrpoConfig(KlWeight: -1)),
+            "midTrain.evalPositionsPerTier" => new(EvalPositionsPerTier: 0),
             _ => new(NtpWeight: 0, Reinforcement: false),
         };
         var e = Assert.Throws<ContractException>(bad.Validate);
