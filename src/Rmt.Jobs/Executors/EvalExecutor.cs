@@ -113,7 +113,7 @@ public sealed class EvalExecutor : IStageExecutor
             await context.ReportAsync(context.Progress(step, accuracy: double.IsFinite(result.Accuracy.Average) ? result.Accuracy.Average : null, reasoningLength: reasoning ? result.MeanReasoningLength : null), ct);
         }
         var section = "## Next-token accuracy by entropy tier\n\n" +
-            string.Create(CultureInfo.InvariantCulture, $"Up to {perTier} positions per tier, {contextTokens} context tokens, at most {maxReasoning} reasoning tokens, budget hint {(budget is int h ? h.ToString(CultureInfo.InvariantCulture) : "none")}{(trained is null ? "" : " (as mid-training ended)")}; tiers by the checkpoint's own top-{midTrain.Curriculum.TopK} entropy{(midTrain.Curriculum.NoiseThreshold is double noise ? $" (at or above {noise} nats: noise, left out)" : "")}.\n\n") +
+            string.Create(CultureInfo.InvariantCulture, $"Up to {perTier} positions per tier, {contextTokens} context tokens, at most {maxReasoning} reasoning tokens, budget hint {(budget is int h ? h.ToString(CultureInfo.InvariantCulture) : "none")}{(trained is null ? "" : " (as mid-training ended)")}; {NextTokenMetrics.TierSource(midTrain.Curriculum, "checkpoint's own")}.\n\n") +
             NextTokenEvaluator.MarkdownTable(rows);
         return new ExecutorOutcome(2, metrics, HasCheckpoint: false, [section], []);
     }

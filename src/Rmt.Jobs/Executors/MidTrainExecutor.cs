@@ -89,7 +89,7 @@ public sealed class MidTrainExecutor : IStageExecutor
                 NextTokenMetrics.Add(metrics, model, result);
             sections.Add("## Held-out next-token accuracy\n\n" +
                 string.Create(CultureInfo.InvariantCulture,
-                    $"{options.PositionsPerTier} positions per tier of `{context.Job.EvalDataset}`, tiers by the base's top-{config.Curriculum.TopK} entropy{(config.Curriculum.NoiseThreshold is double noise ? $" (positions at or above the noise threshold of {noise} nats left out)" : "")}; budget hint {(options.Budget is int b ? b.ToString(CultureInfo.InvariantCulture) : "none")} (the budget training ended with), at most {options.MaxReasoningTokens} reasoning tokens.\n\n") +
+                    $"{options.PositionsPerTier} positions per tier of `{context.Job.EvalDataset}`, {NextTokenMetrics.TierSource(config.Curriculum, "base's")}; budget hint {(options.Budget is int b ? b.ToString(CultureInfo.InvariantCulture) : "none")} (the budget training ended with), at most {options.MaxReasoningTokens} reasoning tokens.\n\n") +
                 NextTokenEvaluator.MarkdownTable(rows));
         }
         return new ExecutorOutcome(trainer.Step, metrics, HasCheckpoint: true, sections, []);

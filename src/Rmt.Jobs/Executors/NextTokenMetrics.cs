@@ -1,3 +1,4 @@
+using System.Globalization;
 using Rmt.Contracts;
 using Rmt.Training.MidTraining;
 
@@ -8,6 +9,11 @@ namespace Rmt.Jobs.Executors;
 /// the run's own model.</summary>
 public static class NextTokenMetrics
 {
+    /// <summary>Where a report's tiers come from, e.g. "tiers by the base's top-16 entropy (positions at
+    /// or above the noise threshold of 2 nats left out)".</summary>
+    public static string TierSource(CurriculumConfig curriculum, string model) => string.Create(CultureInfo.InvariantCulture,
+        $"tiers by the {model} top-{curriculum.TopK} entropy{(curriculum.NoiseThreshold is double noise ? $" (positions at or above the noise threshold of {noise} nats left out)" : "")}");
+
     public static void Add(IDictionary<string, double> metrics, string? model, NextTokenEvaluation result)
     {
         string Name(string metric) => model is null ? metric : StageMetricNames.Of(model, metric);

@@ -15,23 +15,22 @@ public enum DemoSize
 /// and worked traces (DemoData), RMT mid-training on plain arithmetic text, scored on held-out text
 /// against the untrained base with the same budget hint, then math post-training on the same sentences
 /// asked as problems, evaluations. Lengths are in bytes (the byte-level tokenizer): a context of 64
-/// holds the sentence up to the digit and the end of the one before; a concise trace at a sum digit is about
-/// 40 ("4+8+7=19 3+5+2+1=11 =119 have - left 119"), a verbose one about 120, so the
-/// budget anneals from B_0 = 96 to B_min = 40 and pretraining hints cover [20, 96]. The pretraining
-/// sequence holds a whole worked example; pretraining is 1,500 steps of 16 x 256 tokens, two thirds of
-/// the traces at sum digits (docs/rmt-trainer.md, "Post-training in mid-training's format, and a
-/// three-number demo", has what this gives). Random operand
-/// digits sit at about ln 10 = 2.3 nats under such a base, sum digits mostly below 1.5: the noise
-/// threshold of 2.0 nats keeps the operands out of RL and out of the held-out score. Under this base
-/// the key positions of the mid-training corpus (0.5 to 2.0 nats: 2,014 sum digits, 1,002 other
-/// characters such as the end of a sum) lie mostly below 1.2 nats, so the paper's tier bounds (1.0,
-/// 1.5) would leave 4 positions in the hard tier; the demo puts its medium and hard bounds at that
-/// corpus's entropy tertiles, 0.67 and 0.76 nats (measured on corpus.txt, not on the held-out text),
-/// so each tier holds a third. The format warm-up runs at 5e-4, below pretraining's 2e-3: at 3e-3 the
-/// miniature's checkpoints ended it anywhere between 5% and 96%, at 5e-4 its validation runs reached
-/// 98-99% (docs/rmt-trainer.md). The stage
-/// timeout is long enough for the silent preparation steps (the entropy pass over the corpus) on a
-/// busy laptop.</summary>
+/// holds the sentence up to the digit and the end of the one before; a concise trace at a sum digit
+/// is about 40 ("4+8+7=19 3+5+2+1=11 =119 have - left 119"), a verbose one about 120, so the budget
+/// anneals from B_0 = 96 to B_min = 40 and pretraining hints cover [20, 96]. The pretraining sequence
+/// holds a whole worked example; pretraining is 1,500 steps of 16 x 256 tokens, two thirds of the
+/// traces at sum digits (docs/rmt-trainer.md, "Post-training in mid-training's format, and a
+/// three-number demo", has what this gives). Random operand digits sit at about ln 10 = 2.3 nats
+/// under such a base, sum digits mostly below 1.5: the noise threshold of 2.0 nats keeps the operands
+/// out of RL and out of the held-out score. Under this base the key positions of the mid-training
+/// corpus (0.5 to 2.0 nats: 2,014 sum digits, 1,002 other characters such as the end of a sum) lie
+/// mostly below 1.2 nats, so the paper's tier bounds (1.0, 1.5) would leave 4 positions in the hard
+/// tier; the demo puts its medium and hard bounds at that corpus's entropy tertiles, 0.67 and 0.76
+/// nats (measured on corpus.txt, not on the held-out text), so each tier holds a third. The format
+/// warm-up runs at 5e-4, below pretraining's 2e-3: at 3e-3 the miniature's checkpoints ended it
+/// anywhere between 5% and 96%, at 5e-4 its validation runs reached 98-99% (docs/rmt-trainer.md). The
+/// stage timeout is long enough for the silent preparation steps (the entropy pass over the corpus) on
+/// a busy laptop.</summary>
 public static class DemoRequest
 {
     public static PipelineRequest Create(string runId, DemoSize size) => size switch
