@@ -105,14 +105,17 @@ string problems = config.MiniOperands > 0
 md.AppendLine(string.Create(CultureInfo.InvariantCulture,
     $"Problems: {problems}, {config.HeldOutProblems} held out; accuracy is greedy, pass@{config.PostTrain.PassAtK} from {config.PostTrain.EvalSamples} samples at temperature {config.PostTrain.Temperature}. \"Before\" is the checkpoint as mid-training left it."));
 md.AppendLine();
-md.AppendLine("| starting checkpoint | seeds | before | after format warm-up | after GRPO | GRPO minus warm-up (per seed, points) |");
-md.AppendLine("|---|---:|---:|---:|---:|---|");
+md.AppendLine("Greedy accuracy first, then sampled accuracy (pass@1 at the training temperature: the quantity GRPO's reward averages).").AppendLine();
+md.AppendLine("| starting checkpoint | seeds | before | after format warm-up | after GRPO | GRPO minus warm-up (per seed, points) | sampled after warm-up | sampled after GRPO | sampled: GRPO minus warm-up (per seed, points) |");
+md.AppendLine("|---|---:|---:|---:|---:|---|---:|---:|---|");
 foreach (var (name, results) in byCheckpoint)
 {
     string Mean(Func<PostTrainResult, double> f) => Pm(results.Select(f).ToArray());
-    var gains = results.Select(r => r.AfterFormatWarmup is { } w ? (100 * (r.After.Accuracy - w.Accuracy)).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) : "-");
+    string Gains(Func<MathEvaluation, double> f) => string.Join(", ", results.Select(r => r.AfterFormatWarmup is { } w
+        ? (100 * (f(r.After) - f(w))).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) : "-"));
     md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {name} | {results.Count} | {Mean(r => r.Before.Accuracy)} | {Mean(r => r.AfterFormatWarmup?.Accuracy ?? double.NaN)} | {Mean(r => r.After.Accuracy)} | {string.Join(", ", gains)} |"));
+        $"| {name} | {results.Count} | {Mean(r => r.Before.Accuracy)} | {Mean(r => r.AfterFormatWarmup?.Accuracy ?? double.NaN)} | {Mean(r => r.After.Accuracy)} | {Gains(e => e.Accuracy)} " +
+        $"| {Mean(r => r.AfterFormatWarmup?.SampledAccuracy ?? double.NaN)} | {Mean(r => r.After.SampledAccuracy)} | {Gains(e => e.SampledAccuracy)} |"));
 }
 md.AppendLine();
 md.AppendLine("Every run:").AppendLine();

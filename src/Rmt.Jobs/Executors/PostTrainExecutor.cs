@@ -109,7 +109,7 @@ public sealed class PostTrainExecutor : IStageExecutor
     }
 
     private static string Scores(string when, MathEvaluation e) =>
-        string.Create(CultureInfo.InvariantCulture, $"{when}: accuracy {e.Accuracy:P1}, pass@{e.K} {e.PassAtK:P1}, format {e.FormatRate:P1}");
+        string.Create(CultureInfo.InvariantCulture, $"{when}: accuracy {e.Accuracy:P1}, sampled {e.SampledAccuracy:P1}, pass@{e.K} {e.PassAtK:P1}, format {e.FormatRate:P1}");
 
     private static PostTrainConfig Config(StageJob job) =>
         job.PostTrain ?? throw new ContractException("stage job of kind 'post-train' has no 'postTrain' config; add it");

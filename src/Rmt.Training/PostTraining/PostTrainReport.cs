@@ -76,14 +76,15 @@ public static class PostTrainReport
         var k = runs[0].Result.After.K;
         var best = runs.Max(r => r.Result.After.Accuracy);
         var md = new StringBuilder();
-        md.AppendLine(Inv($"| starting checkpoint | accuracy before | after format warm-up | accuracy after | change | pass@{k} before | pass@{k} after | sampled before | sampled after | well-formed after |"));
-        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+        md.AppendLine(Inv($"| starting checkpoint | accuracy before | after format warm-up | accuracy after | change | pass@{k} before | pass@{k} after | sampled before | sampled after warm-up | sampled after | well-formed after |"));
+        md.AppendLine("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
         foreach (var (name, r) in runs)
         {
             var after = Inv($"{r.After.Accuracy:P1}");
             if (r.After.Accuracy == best) after = $"**{after}**";
             var warmed = r.AfterFormatWarmup is null ? "-" : Inv($"{r.AfterFormatWarmup.Accuracy:P1}");
-            md.AppendLine(Inv($"| {name} | {r.Before.Accuracy:P1} | {warmed} | {after} | {(r.After.Accuracy - r.Before.Accuracy) * 100:+0.0;-0.0;0.0} pt | {r.Before.PassAtK:P1} | {r.After.PassAtK:P1} | {r.Before.SampledAccuracy:P1} | {r.After.SampledAccuracy:P1} | {r.After.FormatRate:P1} |"));
+            var warmedSampled = r.AfterFormatWarmup is null ? "-" : Inv($"{r.AfterFormatWarmup.SampledAccuracy:P1}");
+            md.AppendLine(Inv($"| {name} | {r.Before.Accuracy:P1} | {warmed} | {after} | {(r.After.Accuracy - r.Before.Accuracy) * 100:+0.0;-0.0;0.0} pt | {r.Before.PassAtK:P1} | {r.After.PassAtK:P1} | {r.Before.SampledAccuracy:P1} | {warmedSampled} | {r.After.SampledAccuracy:P1} | {r.After.FormatRate:P1} |"));
         }
         return md.ToString().TrimEnd();
     }
