@@ -82,9 +82,8 @@ public static class PostTrainReport
         {
             var after = Inv($"{r.After.Accuracy:P1}");
             if (r.After.Accuracy == best) after = $"**{after}**";
-            var warmed = r.AfterFormatWarmup is null ? "-" : Inv($"{r.AfterFormatWarmup.Accuracy:P1}");
-            var warmedSampled = r.AfterFormatWarmup is null ? "-" : Inv($"{r.AfterFormatWarmup.SampledAccuracy:P1}");
-            md.AppendLine(Inv($"| {name} | {r.Before.Accuracy:P1} | {warmed} | {after} | {(r.After.Accuracy - r.Before.Accuracy) * 100:+0.0;-0.0;0.0} pt | {r.Before.PassAtK:P1} | {r.After.PassAtK:P1} | {r.Before.SampledAccuracy:P1} | {warmedSampled} | {r.After.SampledAccuracy:P1} | {r.After.FormatRate:P1} |"));
+            string Warmed(Func<MathEvaluation, double> metric) => r.AfterFormatWarmup is { } w ? Inv($"{metric(w):P1}") : "-";
+            md.AppendLine(Inv($"| {name} | {r.Before.Accuracy:P1} | {Warmed(e => e.Accuracy)} | {after} | {(r.After.Accuracy - r.Before.Accuracy) * 100:+0.0;-0.0;0.0} pt | {r.Before.PassAtK:P1} | {r.After.PassAtK:P1} | {r.Before.SampledAccuracy:P1} | {Warmed(e => e.SampledAccuracy)} | {r.After.SampledAccuracy:P1} | {r.After.FormatRate:P1} |"));
         }
         return md.ToString().TrimEnd();
     }
