@@ -109,7 +109,9 @@ public sealed record PostTrainConfig(
     int EvalSamples = 8,             // samples per held-out problem for pass@k (unbiased estimator, needs >= k)
     int FormatWarmupSteps = 0,       // NTP steps on worked solutions before GRPO; tiny models that never saw "#### x" need some, 0 = pure RL
     double FormatWarmupLearningRate = 1e-3, // supervised steps tolerate a larger rate than RL (tiny-model pretraining uses 3e-3)
-    GrpoConfig? Grpo = null)         // advantages, clipping and KL: the mid-training trainer's GRPO knobs, shared
+    GrpoConfig? Grpo = null,         // advantages, clipping and KL: the mid-training trainer's GRPO knobs, shared
+    double FormatWarmupTargetAccuracy = 0, // > 0: stop the warm-up early once greedy accuracy on training problems withheld from it reaches this; formatWarmupSteps is then the most it may take. 0 = all formatWarmupSteps
+    int FormatWarmupCheckEvery = 100)      // warm-up steps between those checks (each decodes the withheld problems greedily)
 {
     /// <summary>Post-training keeps the policy near its starting checkpoint: KL beta 0.04 is the
     /// DeepSeekMath GRPO value (mid-training's default is 0).</summary>
@@ -137,6 +139,11 @@ public sealed record PostTrainConfig(
             throw new ContractException($"postTrain.evalSamples is {EvalSamples}; pass@{PassAtK} needs at least {PassAtK} samples per problem; raise evalSamples or lower passAtK");
         Validation.Range(FormatWarmupSteps, 0, 10_000_000, "postTrain.formatWarmupSteps");
         Validation.Range(FormatWarmupLearningRate, 1e-12, 1.0, "postTrain.formatWarmupLearningRate");
+        Validation.Range(FormatWarmupTargetAccuracy, 0.0, 1.0, "postTrain.formatWarmupTargetAccuracy");
+        Validation.Range(FormatWarmupCheckEvery, 1, 10_000_000, "postTrain.formatWarmupCheckEvery");
+        if (FormatWarmupTargetAccuracy > 0 && FormatWarmupSteps == 0)
+            throw new ContractException($"postTrain.formatWarmupTargetAccuracy is {FormatWarmupTargetAccuracy.ToString(System.Globalization.CultureInfo.InvariantCulture)} but formatWarmupSteps is 0; " +
+                                        "set formatWarmupSteps to the most warm-up steps the target may take, or the target to 0");
         Grpo.Validate("postTrain.grpo");
     }
 }

@@ -90,6 +90,7 @@ public sealed class PostTrainStageTests : IDisposable
         Assert.True(outcome.ExitCode == JobExitCode.Done, outcome.Summary);
         var result = Result(outDir);
         Assert.NotNull(result.AfterFormatWarmup);
+        Assert.Equal(3, result.FormatWarmupStepsTaken);
         Assert.Equal(32, result.TrainProblems);
         Assert.Equal(8, result.HeldOutProblems);
         Assert.Contains("| after format warm-up |", await File.ReadAllTextAsync(Path.Combine(outDir, "report.md")), StringComparison.Ordinal);

@@ -51,22 +51,23 @@ public sealed class PostTrainExecutor : IStageExecutor
 
         using var reference = config.Grpo.KlWeight > 0 ? ModelIO.Load(inputs.BaseCheckpoint, device) : null;
         MathEvaluation? afterWarmup = null;
+        int? warmupSteps = null;
         if (context.Resume is { } resume)
         {
             PostTrainSetup.LoadWeights(policy, resume.LocalDir);
             if (reference is not null && config.FormatWarmupSteps > 0)
             {
                 Log("rebuilding the KL reference: replaying the format warm-up on the base checkpoint");
-                PostTrainSetup.FormatWarmup(config, reference, tokenizer, train, Log);
+                warmupSteps = PostTrainSetup.FormatWarmup(config, reference, tokenizer, train, Log);
             }
         }
         else
         {
             if (config.FormatWarmupSteps > 0)
             {
-                PostTrainSetup.FormatWarmup(config, policy, tokenizer, train, Log);
+                warmupSteps = PostTrainSetup.FormatWarmup(config, policy, tokenizer, train, Log);
                 afterWarmup = evaluator.Evaluate(heldOut, evalSeed);
-                Log(Scores("after format warm-up", afterWarmup));
+                Log(Scores($"after format warm-up ({warmupSteps} steps)", afterWarmup));
             }
             if (reference is not null) PostTrainSetup.CopyWeights(policy, reference);
         }
@@ -97,7 +98,7 @@ public sealed class PostTrainExecutor : IStageExecutor
         var after = evaluator.Evaluate(heldOut, evalSeed);
         evaluations.Add(new PostTrainEvaluation(trainer.Step, after));
         Log(Scores($"after {trainer.Step} steps", after));
-        var result = new PostTrainResult(before, after, steps, evaluations, train.Count, heldOut.Count, dropped, afterWarmup);
+        var result = new PostTrainResult(before, after, steps, evaluations, train.Count, heldOut.Count, dropped, afterWarmup, warmupSteps);
         var (section, plots, resultFile) = PostTrainReport.Write(result, config, inputs, Path.Combine(context.WorkDir, "post-train"));
         var metrics = new Dictionary<string, double>(result.Metrics)
         {

@@ -47,40 +47,51 @@ public sealed class MathEvaluator
         this.samples = samples;
     }
 
-    public MathEvaluation Evaluate(IReadOnlyList<MathProblem> problems, long seed, int examplesToKeep = 3)
+    public MathEvaluation Evaluate(IReadOnlyList<MathProblem> problems, long seed, int examplesToKeep = 3) => InEvalMode(problems, seed, (sampler, prompts, references) =>
     {
-        if (problems.Count == 0) throw new ArgumentException("no held-out problems to evaluate", nameof(problems));
+        var greedy = Generate(sampler, prompts, repeats: 1, GreedyOptions);
+        var sampled = Generate(sampler, prompts, repeats: samples, new SamplingOptions(maxNewTokens, Temperature: temperature, StopTokens: [tokenizer.EndOfText]));
+
+        int correct = 0, wellFormed = 0, truncated = 0;
+        double tokens = 0, passAtK = 0, sampledCorrect = 0;
+        var examples = new List<MathSample>();
+        for (var i = 0; i < problems.Count; i++)
+        {
+            var (text, response, length, finished) = greedy[i];
+            var right = IsRight(response, references[i]);
+            correct += right ? 1 : 0;
+            wellFormed += MathResponse.HasStrictFormat(response) ? 1 : 0;
+            truncated += finished ? 0 : 1;
+            tokens += length;
+            if (examples.Count < examplesToKeep) examples.Add(new MathSample(problems[i].Question, problems[i].FinalAnswer, text, right));
+            var c = 0;
+            for (var s = 0; s < samples; s++) c += IsRight(sampled[i * samples + s].Response, references[i]) ? 1 : 0;
+            sampledCorrect += c;
+            passAtK += PassAtK.Estimate(samples, c, k);
+        }
+        var n = problems.Count;
+        return new MathEvaluation(n, (double)correct / n, passAtK / n, k, samples, sampledCorrect / (n * samples),
+            (double)wellFormed / n, tokens / n, (double)truncated / n, examples);
+    });
+
+    /// <summary>Greedy accuracy alone (the first number of <see cref="Evaluate"/>, without its samples):
+    /// cheap enough to check a warm-up's progress every few steps.</summary>
+    public double GreedyAccuracy(IReadOnlyList<MathProblem> problems) => InEvalMode(problems, seed: 0, (sampler, prompts, references) =>
+        (double)Generate(sampler, prompts, repeats: 1, GreedyOptions).Where((g, i) => IsRight(g.Response, references[i])).Count() / problems.Count);
+
+    private SamplingOptions GreedyOptions => new(maxNewTokens, Greedy: true, StopTokens: [tokenizer.EndOfText]);
+
+    /// <summary>Runs <paramref name="score"/> on the encoded prompts and reference answers with the
+    /// model in eval mode, restoring its mode afterwards.</summary>
+    private T InEvalMode<T>(IReadOnlyList<MathProblem> problems, long seed, Func<TextSampler, int[][], MathNumber[], T> score)
+    {
+        if (problems.Count == 0) throw new ArgumentException("no problems to evaluate", nameof(problems));
         var wasTraining = model.training;
         model.eval();
         try
         {
             using var sampler = new TextSampler(model, seed);
-            var prompts = problems.Select(p => MathTokens.EncodePrompt(tokenizer, p)).ToArray();
-            var references = problems.Select(AnswerChecker.ReferenceValue).ToArray();
-
-            var greedy = Generate(sampler, prompts, repeats: 1, new SamplingOptions(maxNewTokens, Greedy: true, StopTokens: [tokenizer.EndOfText]));
-            var sampled = Generate(sampler, prompts, repeats: samples, new SamplingOptions(maxNewTokens, Temperature: temperature, StopTokens: [tokenizer.EndOfText]));
-
-            int correct = 0, wellFormed = 0, truncated = 0;
-            double tokens = 0, passAtK = 0, sampledCorrect = 0;
-            var examples = new List<MathSample>();
-            for (var i = 0; i < problems.Count; i++)
-            {
-                var (text, response, length, finished) = greedy[i];
-                var right = IsRight(response, references[i]);
-                correct += right ? 1 : 0;
-                wellFormed += MathResponse.HasStrictFormat(response) ? 1 : 0;
-                truncated += finished ? 0 : 1;
-                tokens += length;
-                if (examples.Count < examplesToKeep) examples.Add(new MathSample(problems[i].Question, problems[i].FinalAnswer, text, right));
-                var c = 0;
-                for (var s = 0; s < samples; s++) c += IsRight(sampled[i * samples + s].Response, references[i]) ? 1 : 0;
-                sampledCorrect += c;
-                passAtK += PassAtK.Estimate(samples, c, k);
-            }
-            var n = problems.Count;
-            return new MathEvaluation(n, (double)correct / n, passAtK / n, k, samples, sampledCorrect / (n * samples),
-                (double)wellFormed / n, tokens / n, (double)truncated / n, examples);
+            return score(sampler, problems.Select(p => MathTokens.EncodePrompt(tokenizer, p)).ToArray(), problems.Select(AnswerChecker.ReferenceValue).ToArray());
         }
         finally
         {

@@ -24,7 +24,7 @@ public static class PostTrainReport
         md.AppendLine(Inv($"Base checkpoint `{inputs.BaseCheckpoint}`; {result.TrainProblems} training problems from `{inputs.TrainData}`, ")
             + Inv($"{result.HeldOutProblems} held-out problems{source}, {result.DroppedProblems} dropped (too long for the context). ")
             + Inv($"{config.Schedule.Steps} steps x {config.Schedule.BatchSize} problems x G = {config.GroupSize}, lr {config.Schedule.LearningRate:G3}, ")
-            + Inv($"temperature {config.Temperature}, format weight {config.FormatRewardWeight}, KL {config.Grpo.KlWeight}, format warm-up {config.FormatWarmupSteps} NTP steps.")).AppendLine();
+            + Inv($"temperature {config.Temperature}, format weight {config.FormatRewardWeight}, KL {config.Grpo.KlWeight}, format warm-up {WarmupLength(result, config)}.")).AppendLine();
         md.AppendLine(BeforeAfterTable(result.Before, result.After, result.AfterFormatWarmup)).AppendLine();
         foreach (var plot in plots) md.AppendLine(Inv($"![{Path.GetFileNameWithoutExtension(plot)}](plots/{Path.GetFileName(plot)})"));
         md.AppendLine().AppendLine("Greedy answers on held-out problems after training:").AppendLine();
@@ -34,6 +34,12 @@ public static class PostTrainReport
         File.WriteAllText(resultFile, JsonSerializer.Serialize(result, PostTrainResult.Json));
         return (md.ToString(), plots, resultFile);
     }
+
+    /// <summary>"N NTP steps", with the target and the steps the warm-up took where it had a target.</summary>
+    public static string WarmupLength(PostTrainResult result, PostTrainConfig config) =>
+        config.FormatWarmupTargetAccuracy > 0
+            ? Inv($"{result.FormatWarmupStepsTaken?.ToString(CultureInfo.InvariantCulture) ?? "?"} NTP steps (stopped at {config.FormatWarmupTargetAccuracy:P0} greedy accuracy on withheld training problems, at most {config.FormatWarmupSteps})")
+            : Inv($"{config.FormatWarmupSteps} NTP steps");
 
     /// <summary>The file the post-train stage publishes its <see cref="PostTrainResult"/> in, beside its report.</summary>
     public const string ResultFileName = "post-train-result.json";

@@ -29,7 +29,8 @@ public sealed record PostTrainResult(
     int TrainProblems,
     int HeldOutProblems,
     int DroppedProblems,             // problems whose prompt + maxNewTokens did not fit the model context
-    MathEvaluation? AfterFormatWarmup = null) // held-out scores after the NTP format warm-up, before GRPO (null without one, and after a resume)
+    MathEvaluation? AfterFormatWarmup = null, // held-out scores after the NTP format warm-up, before GRPO (null without one, and after a resume)
+    int? FormatWarmupStepsTaken = null)       // the warm-up's length: formatWarmupSteps, or fewer where its target accuracy was reached (null where this attempt ran none)
 {
     /// <summary>Reads and writes the result as JSON (NaN gradient norms included).</summary>
     public static readonly JsonSerializerOptions Json = new() { NumberHandling = System.Text.Json.Serialization.JsonNumberHandling.AllowNamedFloatingPointLiterals };
@@ -136,11 +137,26 @@ public static class PostTrainSetup
         foreach (var (name, parameter) in to.named_parameters()) parameter.copy_(source[name]);
     }
 
+    /// <summary>How many of <paramref name="trainProblems"/> a warm-up with a target withholds to check
+    /// on: a fifth, at least 1, at most 100 (greedy decoding of 100 problems is a second or two on CPU
+    /// for the miniature's models).</summary>
+    public static int WarmupCheckProblems(int trainProblems) => System.Math.Clamp(trainProblems / 5, 1, 100);
+
     /// <summary>NTP on the training problems rendered in the prompt format (prompt + worked
-    /// completion), so a model that never saw "#### x" can earn a reward at all.</summary>
-    public static void FormatWarmup(PostTrainConfig config, CausalLM policy, ITokenizer tokenizer, IReadOnlyList<MathProblem> train, Action<string>? log = null)
+    /// completion), so a model that never saw "#### x" can earn a reward at all. Returns the steps it
+    /// took: all <c>FormatWarmupSteps</c>, or, with a <c>FormatWarmupTargetAccuracy</c>, fewer: it stops
+    /// at the first check (every <c>FormatWarmupCheckEvery</c> steps) whose greedy accuracy on the last
+    /// <see cref="WarmupCheckProblems"/> training problems, withheld from the warm-up's text, reaches
+    /// the target. The held-out problems are never looked at, and every starting checkpoint begins GRPO
+    /// at about the same accuracy instead of wherever a fixed step count left it. The check is
+    /// deterministic on one device, so a resumed run's replay stops at the same step.</summary>
+    public static int FormatWarmup(PostTrainConfig config, CausalLM policy, ITokenizer tokenizer, IReadOnlyList<MathProblem> train, Action<string>? log = null)
     {
-        var tokens = tokenizer.Encode(MathTokens.CorpusText(train));
+        var target = config.FormatWarmupTargetAccuracy;
+        if (target > 0 && train.Count < 2)
+            throw new PostTrainException($"postTrain.formatWarmupTargetAccuracy needs training problems to withhold and check on; there are {train.Count}; give more problems or set the target to 0");
+        var check = target > 0 ? train.Skip(train.Count - WarmupCheckProblems(train.Count)).ToList() : [];
+        var tokens = tokenizer.Encode(MathTokens.CorpusText(train.Take(train.Count - check.Count)));
         var length = System.Math.Min(policy.Config.MaxPositionEmbeddings, 128);
         if (tokens.Length <= length + 1) tokens = [.. Enumerable.Repeat(tokens, (length + 1) / tokens.Length + 2).SelectMany(t => t)];
         var schedule = config.Schedule with
@@ -149,12 +165,23 @@ public static class PostTrainSetup
             LearningRate = config.FormatWarmupLearningRate,
             WarmupSteps = System.Math.Min(config.Schedule.WarmupSteps, config.FormatWarmupSteps),
         };
+        var checker = new MathEvaluator(policy, tokenizer, config.MaxNewTokens, config.Temperature, passAtK: 1, samples: 1);
         using var ntp = new NtpTrainer(policy, tokenizer, new TokenWindows(tokens, length, config.Schedule.Seed), schedule);
         for (var i = 0; i < config.FormatWarmupSteps; i++)
         {
             var step = ntp.TrainStep();
-            if (step.Step % config.Schedule.ProgressEvery == 0 || step.Step == config.FormatWarmupSteps)
+            var last = step.Step == config.FormatWarmupSteps;
+            if (target > 0 && (step.Step % config.FormatWarmupCheckEvery == 0 || last))
+            {
+                var accuracy = checker.GreedyAccuracy(check);
+                log?.Invoke(string.Create(CultureInfo.InvariantCulture,
+                    $"format warm-up {step.Step}/{config.FormatWarmupSteps}: loss {step.Loss:F4}, greedy accuracy {accuracy:P1} on {check.Count} withheld training problems (target {target:P1})"));
+                if (accuracy >= target) return step.Step;
+            }
+            else if (step.Step % config.Schedule.ProgressEvery == 0 || last)
                 log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"format warm-up {step.Step}/{config.FormatWarmupSteps}: loss {step.Loss:F4}"));
         }
+        if (target > 0) log?.Invoke(string.Create(CultureInfo.InvariantCulture, $"format warm-up: target {target:P1} not reached in {config.FormatWarmupSteps} steps; GRPO starts from there"));
+        return config.FormatWarmupSteps;
     }
 }

@@ -101,6 +101,11 @@ public sealed class MathRewardTests
         Assert.Equal(1e-4, RmtJson.Parse<PostTrainConfig>("{}", "config").Schedule.LearningRate);
         Assert.Equal(0.04, RmtJson.Parse<PostTrainConfig>("{}", "config").Grpo.KlWeight);
         Assert.Contains("postTrain.grpo.klWeight", Assert.Throws<ContractException>(() => new PostTrainConfig(Grpo: new GrpoConfig(KlWeight: -1)).Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains("postTrain.formatWarmupTargetAccuracy", Assert.Throws<ContractException>(() => new PostTrainConfig(FormatWarmupSteps: 10, FormatWarmupTargetAccuracy: 1.5).Validate()).Message, StringComparison.Ordinal);
+        Assert.Contains("postTrain.formatWarmupCheckEvery", Assert.Throws<ContractException>(() => new PostTrainConfig(FormatWarmupSteps: 10, FormatWarmupTargetAccuracy: 0.8, FormatWarmupCheckEvery: 0).Validate()).Message, StringComparison.Ordinal);
+        var noWarmup = Assert.Throws<ContractException>(() => new PostTrainConfig(FormatWarmupTargetAccuracy: 0.8).Validate()).Message;
+        Assert.Contains("formatWarmupSteps is 0; set formatWarmupSteps to the most warm-up steps", noWarmup, StringComparison.Ordinal);
+        new PostTrainConfig(FormatWarmupSteps: 10, FormatWarmupTargetAccuracy: 0.8).Validate();
     }
 }
 

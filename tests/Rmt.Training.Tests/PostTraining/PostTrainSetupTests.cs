@@ -65,4 +65,31 @@ public sealed class PostTrainSetupTests(ITestOutputHelper output)
         Assert.Equal(["0", "1", "2", "3", "4", "5", "6", "7", "8", "9", "=", ";"], missing);
     }
 
+    [Fact]
+    public void Format_warmup_with_a_target_stops_at_the_first_check_that_reaches_it_on_withheld_training_problems()
+    {
+        // MathBases' base answers "#### 1" where the worked solutions say "#### 0": the warm-up fixes that in tens of steps.
+        var (model, tokenizer, train, heldOut) = MathBases.PretrainedBase(steps: 60);
+        using var _ = model;
+        var config = new PostTrainConfig(new TrainingSchedule(Steps: 1, BatchSize: 4, WarmupSteps: 0, Seed: 8, ProgressEvery: 1000),
+            MaxNewTokens: 24, FormatWarmupSteps: 300, FormatWarmupLearningRate: 1e-3, FormatWarmupTargetAccuracy: 0.9, FormatWarmupCheckEvery: 10);
+        var checker = new MathEvaluator(model, tokenizer, config.MaxNewTokens, config.Temperature, passAtK: 1, samples: 1);
+        var withheld = train.TakeLast(PostTrainSetup.WarmupCheckProblems(train.Count)).ToList();
+        Assert.Equal(16, withheld.Count);                                     // a fifth of the 80 training problems
+        Assert.True(checker.GreedyAccuracy(withheld) < 0.9, "the base must start below the target for this test to mean anything");
+        var lines = new List<string>();
+
+        var steps = PostTrainSetup.FormatWarmup(config, model, tokenizer, train, lines.Add);
+
+        foreach (var line in lines) output.WriteLine(line);
+        Assert.InRange(steps, 10, 290);                                        // stopped early,
+        Assert.Equal(0, steps % config.FormatWarmupCheckEvery);               // at a check,
+        Assert.Equal(steps / config.FormatWarmupCheckEvery, lines.Count);     // the first one that passed
+        Assert.Contains("on 16 withheld training problems (target 90.0 %)", lines[^1], StringComparison.Ordinal);
+        Assert.True(checker.GreedyAccuracy(withheld) >= 0.9);
+        Assert.True(checker.GreedyAccuracy(heldOut) >= 0.5, "the warm-up taught the answer beyond the problems it was checked on");
+
+        var fixedLength = config with { FormatWarmupTargetAccuracy = 0, FormatWarmupSteps = 7 };   // no target: every step
+        Assert.Equal(7, PostTrainSetup.FormatWarmup(fixedLength, model, tokenizer, train));
+    }
 }
