@@ -36,7 +36,7 @@ public static class PostTrainReport
     }
 
     /// <summary>"N NTP steps", with the target and the steps the warm-up took where it had a target.</summary>
-    public static string WarmupLength(PostTrainResult result, PostTrainConfig config) =>
+    private static string WarmupLength(PostTrainResult result, PostTrainConfig config) =>
         config.FormatWarmupTargetAccuracy > 0
             ? Inv($"{result.FormatWarmupStepsTaken?.ToString(CultureInfo.InvariantCulture) ?? "?"} NTP steps (stopped at {config.FormatWarmupTargetAccuracy:P0} greedy accuracy on withheld training problems, at most {config.FormatWarmupSteps})")
             : Inv($"{config.FormatWarmupSteps} NTP steps");
