@@ -162,9 +162,9 @@ static string Pm(double[] values)
     return string.Create(CultureInfo.InvariantCulture, $"{100 * mean:F1} ± {100 * sd:F1}%");
 }
 
-// "N NTP steps", or with a target "up to N NTP steps, each stopped at ...".
+// "N NTP steps", or with a target "up to N NTP steps (each run stops at ...)".
 static string WarmupBudget(PostTrainConfig c, int trainProblems) => c.FormatWarmupTargetAccuracy > 0
-    ? string.Create(CultureInfo.InvariantCulture, $"up to {c.FormatWarmupSteps} NTP steps (each run stopped at the first check, every {c.FormatWarmupCheckEvery} steps, with {c.FormatWarmupTargetAccuracy:P0} greedy accuracy on {PostTrainSetup.WarmupCheckProblems(trainProblems)} training problems withheld from the warm-up)")
+    ? string.Create(CultureInfo.InvariantCulture, $"up to {c.FormatWarmupSteps} NTP steps (each run stops at the first check, every {c.FormatWarmupCheckEvery} steps, with {c.FormatWarmupTargetAccuracy:P0} greedy accuracy on {PostTrainSetup.WarmupCheckProblems(trainProblems)} training problems withheld from the warm-up, or after {c.FormatWarmupSteps})")
     : string.Create(CultureInfo.InvariantCulture, $"{c.FormatWarmupSteps} NTP steps");
 
 static string Flat(string text) => text.ReplaceLineEndings(" ").Replace("`", "'", StringComparison.Ordinal);

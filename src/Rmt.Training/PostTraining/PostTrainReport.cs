@@ -38,7 +38,7 @@ public static class PostTrainReport
     /// <summary>"N NTP steps", with the target and the steps the warm-up took where it had a target.</summary>
     private static string WarmupLength(PostTrainResult result, PostTrainConfig config) =>
         config.FormatWarmupTargetAccuracy > 0
-            ? Inv($"{result.FormatWarmupStepsTaken?.ToString(CultureInfo.InvariantCulture) ?? "?"} NTP steps (stopped at {config.FormatWarmupTargetAccuracy:P0} greedy accuracy on withheld training problems, at most {config.FormatWarmupSteps})")
+            ? Inv($"{result.FormatWarmupStepsTaken?.ToString(CultureInfo.InvariantCulture) ?? "?"} NTP steps (target {config.FormatWarmupTargetAccuracy:P0} greedy accuracy on withheld training problems, at most {config.FormatWarmupSteps} steps)")
             : Inv($"{config.FormatWarmupSteps} NTP steps");
 
     /// <summary>The file the post-train stage publishes its <see cref="PostTrainResult"/> in, beside its report.</summary>
