@@ -85,7 +85,10 @@ public sealed class TrainerPipelineTests : IDisposable
         Assert.Equal(LocalJobRunner.RunnerEventSequence, failed.Sequence);
         Assert.True(failed.Failure!.Retryable);
 
-        var view = await StatusAsync(host, runId);
+        // The status API reads the stage sub-orchestration's custom status, which the durable backend
+        // persists on its own schedule: once (2026-12-07) a read right after the started event saw attempt 0.
+        var view = await Wait.UntilAsync(async () => await StatusAsync(host, runId) is { Attempt: 2 } v ? v : null,
+            TimeSpan.FromSeconds(30), "the status API to report attempt 2");
         Assert.Equal(("running", "pretrain", 2), (view.Status, view.Stage, view.Attempt));
         // Done with what this test shows: cancel, which also stops the trainer.
         using (var cancel = await _http.PostAsync(new Uri($"{host.ApiBase}/pipelines/{runId}/cancel"), null))
