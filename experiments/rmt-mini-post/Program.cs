@@ -98,7 +98,7 @@ var plots = PostTrainReport.ComparisonPlots(runs, plotDir);
 var md = new StringBuilder();
 md.AppendLine(string.Create(CultureInfo.InvariantCulture, $"## Post-training the mid-trained checkpoints ({config.Name})")).AppendLine();
 md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-    $"Each checkpoint of `{work}` got the same post-training budget: {WarmupBudget(config.PostTrain, train.Count)} on worked solutions (the models never saw the `#### x` answer format), then {config.PostTrain.Schedule.Steps} GRPO steps x {config.PostTrain.Schedule.BatchSize} problems x G = {config.PostTrain.GroupSize}, lr {config.PostTrain.Schedule.LearningRate:G3}, KL {config.PostTrain.Grpo.KlWeight} to the policy as GRPO starts, format weight {config.PostTrain.FormatRewardWeight}; {config.Seeds} post-training seed(s). "));
+    $"Each checkpoint of `{work}` got the same post-training budget: {PostTrainReport.WarmupDescription(config.PostTrain, train.Count, stepsTaken: null)} on worked solutions (the models never saw the `#### x` answer format), then {config.PostTrain.Schedule.Steps} GRPO steps x {config.PostTrain.Schedule.BatchSize} problems x G = {config.PostTrain.GroupSize}, lr {config.PostTrain.Schedule.LearningRate:G3}, KL {config.PostTrain.Grpo.KlWeight} to the policy as GRPO starts, format weight {config.PostTrain.FormatRewardWeight}; {config.Seeds} post-training seed(s). "));
 string problems = config.MiniOperands > 0
     ? string.Create(CultureInfo.InvariantCulture, $"{config.TrainProblems} rmt-mini sentences with {config.MiniOperands} two-digit operands, asked up to their sum and solved with mid-training's column steps (e.g. `{Flat(heldOut[0].Question)}` -> `{Flat(MathPromptFormat.Completion(heldOut[0]))}`)")
     : string.Create(CultureInfo.InvariantCulture, $"{config.TrainProblems} generated {config.Problems.Style.ToString().ToLowerInvariant()} problems ({config.Problems.Operations} operation(s), {config.Problems.Digits}-digit operands, '{config.Problems.Operators}')");
@@ -111,10 +111,11 @@ md.AppendLine("|---|---:|---:|---|---:|---:|---|---:|---:|---|");
 foreach (var (name, results) in byCheckpoint)
 {
     string Mean(Func<PostTrainResult, double> f) => Pm(results.Select(f).ToArray());
-    string Gains(Func<MathEvaluation, double> f) => string.Join(", ", results.Select(r => r.AfterFormatWarmup is { } w
-        ? (100 * (f(r.After) - f(w))).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) : "-"));
+    string PerSeed(Func<PostTrainResult, string> f) => string.Join(", ", results.Select(f));
+    string Gains(Func<MathEvaluation, double> f) => PerSeed(r => r.AfterFormatWarmup is { } w
+        ? (100 * (f(r.After) - f(w))).ToString("+0.0;-0.0;0.0", CultureInfo.InvariantCulture) : "-");
     md.AppendLine(string.Create(CultureInfo.InvariantCulture,
-        $"| {name} | {results.Count} | {Mean(r => r.Before.Accuracy)} | {string.Join(", ", results.Select(r => r.FormatWarmupStepsTaken?.ToString(CultureInfo.InvariantCulture) ?? "-"))} | {Mean(r => r.AfterFormatWarmup?.Accuracy ?? double.NaN)} | {Mean(r => r.After.Accuracy)} | {Gains(e => e.Accuracy)} " +
+        $"| {name} | {results.Count} | {Mean(r => r.Before.Accuracy)} | {PerSeed(r => r.FormatWarmupStepsTaken?.ToString(CultureInfo.InvariantCulture) ?? "-")} | {Mean(r => r.AfterFormatWarmup?.Accuracy ?? double.NaN)} | {Mean(r => r.After.Accuracy)} | {Gains(e => e.Accuracy)} " +
         $"| {Mean(r => r.AfterFormatWarmup?.SampledAccuracy ?? double.NaN)} | {Mean(r => r.After.SampledAccuracy)} | {Gains(e => e.SampledAccuracy)} |"));
 }
 md.AppendLine();
@@ -161,11 +162,6 @@ static string Pm(double[] values)
     double sd = Math.Sqrt(values.Sum(v => (v - mean) * (v - mean)) / (values.Length - 1));
     return string.Create(CultureInfo.InvariantCulture, $"{100 * mean:F1} ± {100 * sd:F1}%");
 }
-
-// "N NTP steps", or with a target "up to N NTP steps (each run stops at ...)".
-static string WarmupBudget(PostTrainConfig c, int trainProblems) => c.FormatWarmupTargetAccuracy > 0
-    ? string.Create(CultureInfo.InvariantCulture, $"up to {c.FormatWarmupSteps} NTP steps (each run stops at the first check, every {c.FormatWarmupCheckEvery} steps, with {c.FormatWarmupTargetAccuracy:P0} greedy accuracy on {PostTrainSetup.WarmupCheckProblems(trainProblems)} training problems withheld from the warm-up, or after {c.FormatWarmupSteps})")
-    : string.Create(CultureInfo.InvariantCulture, $"{c.FormatWarmupSteps} NTP steps");
 
 static string Flat(string text) => text.ReplaceLineEndings(" ").Replace("`", "'", StringComparison.Ordinal);
 

@@ -24,7 +24,7 @@ public static class PostTrainReport
         md.AppendLine(Inv($"Base checkpoint `{inputs.BaseCheckpoint}`; {result.TrainProblems} training problems from `{inputs.TrainData}`, ")
             + Inv($"{result.HeldOutProblems} held-out problems{source}, {result.DroppedProblems} dropped (too long for the context). ")
             + Inv($"{config.Schedule.Steps} steps x {config.Schedule.BatchSize} problems x G = {config.GroupSize}, lr {config.Schedule.LearningRate:G3}, ")
-            + Inv($"temperature {config.Temperature}, format weight {config.FormatRewardWeight}, KL {config.Grpo.KlWeight}, format warm-up {WarmupLength(result, config)}.")).AppendLine();
+            + Inv($"temperature {config.Temperature}, format weight {config.FormatRewardWeight}, KL {config.Grpo.KlWeight}, format warm-up {WarmupDescription(config, result.TrainProblems, result.FormatWarmupStepsTaken)}.")).AppendLine();
         md.AppendLine(BeforeAfterTable(result.Before, result.After, result.AfterFormatWarmup)).AppendLine();
         foreach (var plot in plots) md.AppendLine(Inv($"![{Path.GetFileNameWithoutExtension(plot)}](plots/{Path.GetFileName(plot)})"));
         md.AppendLine().AppendLine("Greedy answers on held-out problems after training:").AppendLine();
@@ -35,11 +35,15 @@ public static class PostTrainReport
         return (md.ToString(), plots, resultFile);
     }
 
-    /// <summary>"N NTP steps", with the target and the steps the warm-up took where it had a target.</summary>
-    private static string WarmupLength(PostTrainResult result, PostTrainConfig config) =>
-        config.FormatWarmupTargetAccuracy > 0
-            ? Inv($"{result.FormatWarmupStepsTaken?.ToString(CultureInfo.InvariantCulture) ?? "?"} NTP steps (target {config.FormatWarmupTargetAccuracy:P0} greedy accuracy on withheld training problems, at most {config.FormatWarmupSteps} steps)")
-            : Inv($"{config.FormatWarmupSteps} NTP steps");
+    /// <summary>The format warm-up in words: "N NTP steps", or with a target the steps taken (or "up to
+    /// N" where <paramref name="stepsTaken"/> is unknown, as for an experiment's budget) and when it stops.</summary>
+    public static string WarmupDescription(PostTrainConfig config, int trainProblems, int? stepsTaken)
+    {
+        if (config.FormatWarmupTargetAccuracy <= 0) return Inv($"{config.FormatWarmupSteps} NTP steps");
+        var length = stepsTaken?.ToString(CultureInfo.InvariantCulture) ?? Inv($"up to {config.FormatWarmupSteps}");
+        return Inv($"{length} NTP steps (stopping at the first check, every {config.FormatWarmupCheckEvery} steps, with {config.FormatWarmupTargetAccuracy:P0} greedy accuracy on ")
+               + Inv($"{PostTrainSetup.WarmupCheckProblems(trainProblems)} training problems withheld from the warm-up, or after {config.FormatWarmupSteps})");
+    }
 
     /// <summary>The file the post-train stage publishes its <see cref="PostTrainResult"/> in, beside its report.</summary>
     public const string ResultFileName = "post-train-result.json";

@@ -89,7 +89,12 @@ public sealed class PostTrainSetupTests(ITestOutputHelper output)
         Assert.True(checker.GreedyAccuracy(withheld) >= 0.9);
         Assert.True(checker.GreedyAccuracy(heldOut) >= 0.5, "the warm-up taught the answer beyond the problems it was checked on");
 
+        Assert.Equal($"{steps} NTP steps (stopping at the first check, every 10 steps, with 90 % greedy accuracy on 16 training problems withheld from the warm-up, or after 300)",
+            PostTrainReport.WarmupDescription(config, train.Count, steps));
+        Assert.StartsWith("up to 300 NTP steps (", PostTrainReport.WarmupDescription(config, train.Count, stepsTaken: null), StringComparison.Ordinal);
+
         var fixedLength = config with { FormatWarmupTargetAccuracy = 0, FormatWarmupSteps = 7 };   // no target: every step
+        Assert.Equal("7 NTP steps", PostTrainReport.WarmupDescription(fixedLength, train.Count, stepsTaken: 7));
         Assert.Equal(7, PostTrainSetup.FormatWarmup(fixedLength, model, tokenizer, train));
     }
 }
